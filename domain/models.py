@@ -1,0 +1,179 @@
+"""Domain tables: organisations, graduates, accounts, destinations, attachments, messages."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gradflow.db import Base, Timestamped, utcnow
+
+
+class Province(Timestamped, Base):
+    __tablename__ = "province"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(6), unique=True)  # GB/T 2260, e.g. 350000
+    name: Mapped[str] = mapped_column(String(50))
+    agreement_type: Mapped[str] = mapped_column(String(20), default="three_party")  # MOD-3
+    enabled_modules: Mapped[list] = mapped_column(JSON, default=list)  # MOD-2
+
+
+class School(Timestamped, Base):
+    __tablename__ = "school"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    province_id: Mapped[int] = mapped_column(ForeignKey("province.id"), index=True)
+    # MOD-6: department_school (院系及学校审核, default) or school_only.
+    review_levels: Mapped[str] = mapped_column(String(30), default="department_school")
+    open_modules: Mapped[list] = mapped_column(JSON, default=list)  # MOD-4, settings completed
+
+    province: Mapped[Province] = relationship()
+
+
+class Department(Timestamped, Base):
+    __tablename__ = "department"
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Graduate(Timestamped, Base):
+    """One graduate's basic information for one cohort (GRAD-1)."""
+
+    __tablename__ = "graduate"
+    __table_args__ = (
+        UniqueConstraint("school_id", "cohort", "id_number"),
+        Index("ix_graduate_school_student_no", "school_id", "student_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    cohort: Mapped[int] = mapped_column(Integer)  # 届, e.g. 2026
+    exam_no: Mapped[str] = mapped_column(String(20))  # 考生号
+    name: Mapped[str] = mapped_column(String(50))
+    id_number: Mapped[str] = mapped_column(String(18))
+    education: Mapped[str] = mapped_column(String(20))  # 学历
+    gender: Mapped[str] = mapped_column(String(4))
+    ethnicity: Mapped[str] = mapped_column(String(20))
+    political_status: Mapped[str] = mapped_column(String(20))
+    training_mode: Mapped[str] = mapped_column(String(10), default="非定向")  # 非定向 / 定向 / 委培
+    directed_unit: Mapped[str | None] = mapped_column(String(200))  # GRAD-6, uploaded by the school
+    origin_code: Mapped[str] = mapped_column(String(6), default="")  # 生源所在地 GB/T 2260
+    origin_name: Mapped[str] = mapped_column(String(100), default="")
+    enrolled_on: Mapped[str] = mapped_column(String(6))  # YYYYMM
+    graduates_on: Mapped[str] = mapped_column(String(6))  # YYYYMM
+    student_no: Mapped[str] = mapped_column(String(30))
+    major: Mapped[str] = mapped_column(String(100))
+    duration: Mapped[str] = mapped_column(String(4))  # 学制
+    archive_in_school: Mapped[bool] = mapped_column(Boolean, default=False)
+    hukou_in_school: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)  # GRAD-3
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)  # GRAD-5, never physically deleted
+
+    school: Mapped[School] = relationship()
+    department: Mapped[Department] = relationship()
+
+    @property
+    def directed(self) -> bool:
+        return self.training_mode in {"定向", "委培"}
+
+
+class Account(Timestamped, Base):
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))  # graduate|department|school|province|admin|employer
+    province_id: Mapped[int | None] = mapped_column(ForeignKey("province.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("school.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    # A graduate logs in as a person (身份证号); the cohort record is looked up at login.
+    id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(5), default="zh")
+
+
+class DestinationRecord(Timestamped, Base):
+    """An other-destination filing (DST); the process instance carries its steps."""
+
+    __tablename__ = "destination_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    graduate_id: Mapped[int] = mapped_column(ForeignKey("graduate.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    category: Mapped[str] = mapped_column(String(30))
+    dest_type: Mapped[str] = mapped_column(String(30))
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    attachment_ids: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|effective|rejected|voided
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class EffectiveDestination(Base):
+    """DST-4: at most one effective destination per graduate, enforced by a unique key.
+
+    An approved agreement or an approved other destination claims the row; voiding
+    or terminating releases it. Two concurrent approvals cannot both claim it.
+    """
+
+    __tablename__ = "effective_destination"
+
+    graduate_id: Mapped[int] = mapped_column(ForeignKey("graduate.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # destination|agreement
+    record_id: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Attachment(Base):
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    graduate_id: Mapped[int | None] = mapped_column(ForeignKey("graduate.id"), index=True)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    mime: Mapped[str] = mapped_column(String(30))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Message(Base):
+    """The in-app message centre (NOTE-1, NOTE-2)."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_account_read", "account_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AccessLog(Base):
+    """Refused out-of-scope requests (ROLE-1) are logged here."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

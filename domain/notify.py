@@ -1,0 +1,64 @@
+"""Notifications: the in-app message centre always, e-mail and SMS through the outbox (NOTE-1, NOTE-2)."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.models import Account, Graduate, Message
+from engine import outbox
+from engine.services import StepContext
+
+log = logging.getLogger(__name__)
+CHANNELS = ("email", "sms")
+_SPOOL: dict[str, Path | None] = {"dir": None}
+
+
+def graduate_account(session: Session, graduate_id: int | None) -> Account | None:
+    if graduate_id is None:
+        return None
+    graduate = session.get(Graduate, graduate_id)
+    if graduate is None:
+        return None
+    return session.scalar(select(Account).where(Account.role == "graduate", Account.id_number == graduate.id_number))
+
+
+def notify_graduate(ctx: StepContext, title: str, body: str = "", *, channels=CHANNELS) -> None:
+    account = graduate_account(ctx.session, ctx.instance.graduate_id)
+    if account is None:
+        return
+    ctx.session.add(Message(account_id=account.id, title=title, body=body, instance_id=ctx.instance.id))
+    graduate = ctx.session.get(Graduate, ctx.instance.graduate_id)
+    for channel in channels:
+        address = graduate.email if channel == "email" else graduate.phone
+        if address:
+            ctx.emit(f"notify.{channel}", {"to": address, "title": title, "body": body, "account_id": account.id})
+
+
+def configure_spool(directory: Path) -> None:
+    """Embedded default: 'sent' e-mail and SMS are appended to files under var/ for inspection."""
+    _SPOOL["dir"] = directory
+
+
+def _spool(channel: str, row) -> None:
+    directory = _SPOOL["dir"]
+    line = json.dumps({"outbox_id": row.id, **row.payload}, ensure_ascii=False)
+    if directory is None:
+        log.info("%s %s", channel, line)
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f"{channel}.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+@outbox.sender("notify.email")
+def send_email(row) -> None:
+    _spool("email", row)
+
+
+@outbox.sender("notify.sms")
+def send_sms(row) -> None:
+    _spool("sms", row)

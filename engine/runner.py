@@ -1,0 +1,346 @@
+"""One step = one transaction.
+
+Every public function here runs inside the caller's session transaction and
+leaves it uncommitted: load the instance, check the actor, change the workflow,
+run engine steps (service handlers write domain rows), save the instance with
+its optimistic version, update the inbox projection, write the audit event.
+The caller commits; a concurrent second writer fails the version check and gets
+a Conflict, never a silent overwrite.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import services
+from engine.errors import Conflict, EngineError, Forbidden, NotFound
+from engine.models import AuditEvent, ProcessInstance, WorkItem
+from engine.sandbox import RestrictedEnvironment, current_service_call
+from engine.serialization import dump_workflow, load_workflow
+from engine.specs import SpecRegistry
+
+from gradflow.db import utcnow
+
+ROLE_SCOPE = {
+    "Graduate": "graduate_id",
+    "Department": "department_id",
+    "School": "school_id",
+    "Employer": "employer_id",
+}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class ScriptEngine(PythonScriptEngine):
+    """PythonScriptEngine.call_service wraps errors with an undefined name in 3.2.0;
+    let our handlers' errors through unchanged so the user sees their message."""
+
+    def call_service(self, task, **kwargs):
+        return self.environment.call_service(task.data, **kwargs)
+
+
+def props(task_spec) -> dict[str, str]:
+    return (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+
+
+def render_label(template: str, data: dict) -> str:
+    # Only {name} lookups of plain data: str.format would allow attribute access.
+    return _PLACEHOLDER.sub(lambda m: str(data.get(m.group(1)) or ""), template)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, EngineError):
+            return exc
+        inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+class Runner:
+    def __init__(self, registry: SpecRegistry, script_time_limit: float = 2.0):
+        self.registry = registry
+        self.script_time_limit = script_time_limit
+
+    # -- loading and saving -------------------------------------------------
+    def script_engine(self) -> ScriptEngine:
+        return ScriptEngine(environment=RestrictedEnvironment(self.script_time_limit))
+
+    def load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+        loaded = self.registry.load(session, instance.version_id)
+        workflow = load_workflow(instance.serialized, loaded.spec, loaded.subprocess_specs)
+        # The script engine is not serialized: without this the instance would run plain eval.
+        workflow.script_engine = self.script_engine()
+        return workflow
+
+    def _save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+        instance.serialized = dump_workflow(workflow)
+        instance.next_timer_at = self._next_timer(workflow)
+        if workflow.is_completed():
+            instance.status = "completed"
+            instance.next_timer_at = None
+        instance.status_label = self._status_label(workflow)
+        instance.updated_at = utcnow()
+
+    @staticmethod
+    def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
+        due = []
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            event_def = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(event_def, TimerEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")
+            if value is None:
+                continue
+            if isinstance(value, dict):  # cycle timers keep {"next": iso, ...}
+                value = value.get("next")
+            try:
+                due.append(_naive_utc(TimerEventDefinition.get_datetime(value)))
+            except Exception:  # noqa: BLE001 - a malformed value just has no due time
+                continue
+        return min(due) if due else None
+
+    @staticmethod
+    def _status_label(workflow: BpmnWorkflow) -> str:
+        if workflow.is_completed():
+            ends = [
+                t for t in workflow.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)
+                if isinstance(t.task_spec, EndEvent) and props(t.task_spec).get("statusLabel")
+            ]
+            if ends:
+                end = max(ends, key=lambda t: t.last_state_change)
+                return render_label(props(end.task_spec)["statusLabel"], end.data)
+            return "已完成"
+        ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+        ready.sort(key=lambda t: props(t.task_spec).get("optional") == "true")
+        for task in ready:
+            label = props(task.task_spec).get("statusLabel")
+            if label:
+                return render_label(label, task.data)
+        waiting = workflow.get_tasks(state=TaskState.WAITING)
+        for task in waiting:
+            label = props(task.task_spec).get("statusLabel")
+            if label:
+                return render_label(label, task.data)
+        return "处理中"
+
+    # -- engine steps with the service dispatcher bound -----------------------
+    def _run_engine(self, ctx: services.StepContext, workflow: BpmnWorkflow, action=None) -> None:
+        def dispatch(data: dict, name: str, params: dict) -> Any:
+            return services.handler(name)(ctx, data, params)
+
+        token = current_service_call.set(dispatch)
+        try:
+            if action is not None:
+                action()
+            workflow.do_engine_steps()
+        except Exception as exc:  # noqa: BLE001 - turned into a clean error below
+            cause = _unwrap(exc)
+            if isinstance(cause, EngineError):
+                raise cause from exc
+            raise EngineError(f"流程执行出错：{cause}") from exc
+        finally:
+            current_service_call.reset(token)
+
+    # -- projection -----------------------------------------------------------
+    def _sync_work_items(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+                         actor: services.Actor | None, decision: str | None = None) -> list[WorkItem]:
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        existing = {
+            wi.task_id: wi
+            for wi in session.scalars(
+                select(WorkItem).where(WorkItem.instance_id == instance.id, WorkItem.state == "open")
+            )
+        }
+        now = utcnow()
+        for task_id, item in existing.items():
+            if task_id in ready:
+                continue
+            task = workflow.get_task_from_id(UUID(task_id))
+            item.state = "completed" if task is not None and task.has_state(TaskState.COMPLETED) else "cancelled"
+            item.completed_at = now
+            if item.state == "completed" and actor is not None:
+                item.completed_by = actor.id
+                item.decision = decision
+        created = []
+        for task_id, task in ready.items():
+            if task_id in existing:
+                continue
+            p = props(task.task_spec)
+            role = task.task_spec.lane or "Graduate"
+            item = WorkItem(
+                instance_id=instance.id,
+                task_id=task_id,
+                task_name=task.task_spec.bpmn_id or task.task_spec.name,
+                title=task.task_spec.bpmn_name or task.task_spec.name,
+                role=role,
+                form_key=p.get("formKey", ""),
+                status_label=render_label(p.get("statusLabel", ""), task.data),
+                optional=p.get("optional") == "true",
+                graduate_id=instance.graduate_id,
+                employer_id=instance.employer_id,
+                school_id=instance.school_id,
+                department_id=instance.department_id,
+                subject_name=instance.subject_name,
+                subject_no=instance.subject_no,
+                category=instance.category,
+                process_id=instance.process_id,
+                created_at=now,
+            )
+            session.add(item)
+            created.append(item)
+        return created
+
+    # -- public steps ---------------------------------------------------------
+    def start(self, session: Session, process_id: str, actor: services.Actor, *, scope: dict,
+              data: dict | None = None, title: str = "", category: str = "", subject_name: str = "",
+              subject_no: str = "", business_key: str | None = None) -> ProcessInstance:
+        version_id = self.registry.latest_version_id(session, process_id)
+        loaded = self.registry.load(session, version_id)
+        workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine())
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(copy.deepcopy(data or {}))
+        instance = ProcessInstance(
+            process_id=process_id,
+            version_id=version_id,
+            business_key=business_key,
+            title=title or loaded.name,
+            category=category,
+            subject_name=subject_name,
+            subject_no=subject_no,
+            serialized="{}",
+            **{k: scope.get(k) for k in ("graduate_id", "employer_id", "school_id", "department_id")},
+        )
+        session.add(instance)
+        session.flush()  # handlers need the instance id
+        ctx = services.StepContext(session=session, instance=instance, actor=actor)
+        self._run_engine(ctx, workflow)
+        self._save(session, instance, workflow)
+        self._sync_work_items(session, instance, workflow, actor)
+        session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="start",
+                               data_after=data or {}, status_label=instance.status_label))
+        self._flush(session)
+        return instance
+
+    def open_work_item(self, session: Session, work_item_id: int, actor: services.Actor) -> WorkItem:
+        item = session.get(WorkItem, work_item_id)
+        if item is None or not self.may_see(actor, item):
+            raise Forbidden("待办事项不存在或无权访问")
+        return item
+
+    @staticmethod
+    def may_see(actor: services.Actor, item: WorkItem) -> bool:
+        if actor.role == "Admin":
+            return True
+        attr = ROLE_SCOPE.get(item.role)
+        if attr is None or actor.role != item.role:
+            return False
+        return getattr(actor, attr) is not None and getattr(actor, attr) == getattr(item, attr)
+
+    def task_for(self, session: Session, item: WorkItem) -> tuple[ProcessInstance, BpmnWorkflow, Any]:
+        instance = session.get(ProcessInstance, item.instance_id)
+        if instance is None:
+            raise NotFound("流程实例不存在")
+        workflow = self.load(session, instance)
+        task = workflow.get_task_from_id(UUID(item.task_id))
+        return instance, workflow, task
+
+    def complete(self, session: Session, work_item_id: int, actor: services.Actor, data, *,
+                 decision: str | None = None, reason: str | None = None, audit_before: dict | None = None,
+                 audit_action: str = "complete") -> ProcessInstance:
+        item = self.open_work_item(session, work_item_id, actor)
+        if actor.role == "Admin":
+            raise Forbidden("管理员不能代替办理人完成待办")
+        if item.state != "open":
+            raise Conflict("该事项已被处理，请刷新后查看最新状态")
+        instance, workflow, task = self.task_for(session, item)
+        if task is None or not task.has_state(TaskState.READY):
+            raise Conflict("该事项已被处理，请刷新后查看最新状态")
+        if callable(data):  # lets the caller build the data from the task in the same load
+            data = data(task)
+        before = audit_before if audit_before is not None else {k: copy.deepcopy(task.data.get(k)) for k in data}
+        task.data.update(copy.deepcopy(data))
+        ctx = services.StepContext(session=session, instance=instance, actor=actor)
+        self._run_engine(ctx, workflow, action=task.run)
+        for hook in services.completion_hooks():
+            hook(ctx, task.task_spec, task.data)
+        self._save(session, instance, workflow)
+        self._sync_work_items(session, instance, workflow, actor, decision)
+        session.add(AuditEvent(
+            instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action=audit_action,
+            task_name=item.task_name, task_title=item.title, decision=decision, reason=reason,
+            data_before=before, data_after=copy.deepcopy(data), status_label=instance.status_label,
+        ))
+        self._flush(session)
+        return instance
+
+    def send_message(self, session: Session, instance: ProcessInstance, name: str, actor: services.Actor,
+                     payload: dict | None = None) -> ProcessInstance:
+        workflow = self.load(session, instance)
+        event = BpmnEvent(MessageEventDefinition(name), payload=payload or {})
+        ctx = services.StepContext(session=session, instance=instance, actor=actor)
+
+        def deliver():
+            if workflow.event_manager.catch(event, internal=False) == 0:
+                raise Conflict("当前状态不能执行此操作")
+
+        self._run_engine(ctx, workflow, action=deliver)
+        self._save(session, instance, workflow)
+        self._sync_work_items(session, instance, workflow, actor)
+        session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name,
+                               action=name, status_label=instance.status_label))
+        self._flush(session)
+        return instance
+
+    def fire_timers(self, session: Session, instance: ProcessInstance) -> ProcessInstance:
+        workflow = self.load(session, instance)
+        ctx = services.StepContext(session=session, instance=instance, actor=services.SYSTEM)
+        self._run_engine(ctx, workflow, action=workflow.refresh_timers)
+        label_before = instance.status_label
+        self._save(session, instance, workflow)
+        self._sync_work_items(session, instance, workflow, services.SYSTEM)
+        if instance.status_label != label_before or instance.status == "completed":
+            session.add(AuditEvent(instance_id=instance.id, actor_name="系统", action="timer",
+                                   status_label=instance.status_label))
+        self._flush(session)
+        return instance
+
+    @staticmethod
+    def _flush(session: Session) -> None:
+        try:
+            session.flush()
+        except StaleDataError as exc:
+            raise Conflict("该事项刚被其他人处理，请刷新后查看最新状态") from exc
+
+    # -- reading ----------------------------------------------------------------
+    def task_data(self, session: Session, item: WorkItem) -> dict:
+        _, _, task = self.task_for(session, item)
+        return dict(task.data) if task is not None else {}
+
+    def history(self, session: Session, instance_id: int) -> list[AuditEvent]:
+        return list(session.scalars(
+            select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
+        ))

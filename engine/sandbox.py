@@ -1,0 +1,158 @@
+"""The restricted environment every BPMN expression and script runs in.
+
+SpiffWorkflow's default environment is plain eval/exec with full builtins, and
+the script engine is not serialized, so the runner sets this environment on
+every load. Code is compiled with RestrictedPython (no imports, no dunder or
+underscore names, guarded attribute/item access, curated builtins) and stopped
+after a time limit.
+"""
+from __future__ import annotations
+
+import ast
+import datetime as _dt
+import operator
+import json
+import sys
+import time
+from contextvars import ContextVar
+from typing import Any, Callable
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins, utility_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from engine.errors import ScriptRefused
+
+SCRIPT_FILENAME = "<bpmn-script>"
+
+ServiceCall = Callable[[dict, str, dict], Any]
+# The runner binds the step's service dispatcher here for the duration of one step.
+current_service_call: ContextVar[ServiceCall | None] = ContextVar("current_service_call", default=None)
+
+
+class ScriptTimeout(ScriptRefused):
+    pass
+
+
+def _builtins() -> dict:
+    allowed = dict(safe_builtins)
+    allowed.update(limited_builtins)
+    allowed.update(utility_builtins)
+    for name in ("sum", "min", "max", "any", "all", "enumerate", "sorted", "reversed", "dict", "map", "filter"):
+        allowed[name] = __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
+    for forbidden in ("__import__", "open", "compile", "exec", "eval", "globals", "locals", "vars", "getattr", "setattr", "delattr", "help", "input"):
+        allowed.pop(forbidden, None)
+    return allowed
+
+
+_BUILTINS = _builtins()
+_GLOBALS: dict[str, Any] = {
+    "__builtins__": _BUILTINS,
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_write_": full_write_guard,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_inplacevar_": lambda op, x, y: _inplace(op, x, y),
+    "datetime": _dt.datetime,
+    "timedelta": _dt.timedelta,
+    "date": _dt.date,
+}
+
+
+_INPLACE = {"+=": operator.add, "-=": operator.sub, "*=": operator.mul}
+_FORBIDDEN_NAMES = frozenset({"open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr",
+                              "setattr", "delattr", "input", "breakpoint", "memoryview", "type", "object"})
+
+
+def _inplace(op: str, x, y):
+    if op not in _INPLACE:
+        raise ScriptRefused(f"流程脚本不支持运算 {op}")
+    return _INPLACE[op](x, y)
+
+
+def _compile(source: str, mode: str):
+    tree = ast.parse(source, mode=mode)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & _FORBIDDEN_NAMES
+    if used:
+        raise ScriptRefused("流程脚本使用了被禁止的名称，已拒绝执行：" + ", ".join(sorted(used)))
+    compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+    result = compiler(source, filename=SCRIPT_FILENAME)
+    if result.errors or result.code is None:
+        raise ScriptRefused("流程脚本不安全或有语法错误，已拒绝执行：" + "; ".join(result.errors))
+    return result.code
+
+
+class _Deadline:
+    """Stops script code after `seconds` by tracing only frames of BPMN scripts."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+
+    def _local(self, frame, event, arg):
+        if time.monotonic() > self.deadline:
+            raise ScriptTimeout("流程脚本运行超时，已停止")
+        return self._local
+
+    def __call__(self, frame, event, arg):
+        if frame.f_code.co_filename == SCRIPT_FILENAME:
+            return self._local
+        return None
+
+
+def _run_limited(fn, seconds: float):
+    previous = sys.gettrace()
+    sys.settrace(_Deadline(seconds))
+    try:
+        return fn()
+    finally:
+        sys.settrace(previous)
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    def __init__(self, time_limit: float = 2.0):
+        super().__init__({})
+        self.time_limit = time_limit
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def _code(self, source: str, mode: str):
+        key = (mode, source)
+        code = self._cache.get(key)
+        if code is None:
+            code = self._cache[key] = _compile(source, mode)
+        return code
+
+    def evaluate(self, expression, context, external_context=None):
+        code = self._code(expression, "eval")
+        scope = dict(_GLOBALS)
+        scope.update(external_context or {})
+        scope.update(context)
+        return _run_limited(lambda: eval(code, scope), self.time_limit)  # noqa: S307 - restricted code
+
+    def execute(self, script, context, external_context=None):
+        code = self._code(script, "exec")
+        scope = dict(_GLOBALS)
+        scope.update(external_context or {})
+        scope.update(context)
+        _run_limited(lambda: exec(code, scope), self.time_limit)  # noqa: S102 - restricted code
+        for key, value in scope.items():
+            if key.startswith("_") or key in _GLOBALS or callable(value):
+                continue
+            if external_context and key in external_context:
+                continue
+            context[key] = value
+        return True
+
+    def call_service(self, context, operation_name=None, operation_params=None, **kwargs):
+        dispatch = current_service_call.get()
+        if dispatch is None:
+            raise ScriptRefused(f"服务任务 {operation_name} 只能在流程步骤中运行")
+        params = {k: v["value"] for k, v in (operation_params or {}).items()}
+        return json.dumps(dispatch(context, operation_name, params), ensure_ascii=False, default=str)
+
+
+def make_script_engine(time_limit: float = 2.0) -> PythonScriptEngine:
+    return PythonScriptEngine(environment=RestrictedEnvironment(time_limit))

@@ -1,0 +1,1 @@
+"""WTForms classes, one module per domain area; registry maps BPMN form keys to classes."""

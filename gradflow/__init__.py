@@ -1,0 +1,1 @@
+"""gradflow: graduate destination registration and online signing on BPMN."""

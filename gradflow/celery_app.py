@@ -1,0 +1,55 @@
+"""Celery as a thin shell: each task opens a runtime and calls a plain function.
+
+Embedded mode (no CELERY_BROKER_URL): tasks run eagerly in-process and an
+in-process scheduler thread (gradflow run) calls them periodically.
+Production: a Redis (or RabbitMQ) broker, `gradflow worker` and `gradflow beat`.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from celery import Celery
+
+from gradflow.config import load_settings
+
+settings = load_settings()
+app = Celery("gradflow", broker=settings.celery_broker_url, backend=settings.celery_result_backend or None)
+app.conf.update(
+    task_always_eager=settings.celery_eager,
+    task_acks_late=True,  # a worker that dies mid-task leaves the message for another
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    timezone="Asia/Shanghai",
+    beat_schedule={
+        "fire-due-timers": {"task": "gradflow.fire_due_timers", "schedule": float(settings.timer_poll_seconds)},
+        "deliver-outbox": {"task": "gradflow.deliver_outbox", "schedule": float(settings.timer_poll_seconds)},
+    },
+)
+
+
+@lru_cache(maxsize=1)
+def runtime():
+    from gradflow.runtime import build_runtime
+    from domain.notify import configure_spool
+
+    rt = build_runtime(settings)
+    configure_spool(settings.var_dir / "outbox")
+    rt.deploy()
+    return rt
+
+
+@app.task(name="gradflow.fire_due_timers")
+def fire_due_timers_task() -> int:
+    from engine.timers import fire_due_timers
+
+    rt = runtime()
+    return fire_due_timers(rt.Session, rt.runner)
+
+
+@app.task(name="gradflow.deliver_outbox")
+def deliver_outbox_task() -> int:
+    from engine.outbox import deliver_pending
+
+    return deliver_pending(runtime().Session)

@@ -1,0 +1,124 @@
+"""`gradflow` command: migrate, seed, deploy processes, serve, worker, beat."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+from gradflow.config import ROOT, ConfigError, load_settings
+
+
+def migrate(database_url: str | None = None) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    if database_url:
+        cfg.set_main_option("sqlalchemy.url", database_url)
+    command.upgrade(cfg, "head")
+
+
+def _runtime():
+    from gradflow.runtime import build_runtime
+
+    return build_runtime()
+
+
+def cmd_migrate(_args) -> None:
+    settings = load_settings()
+    migrate(settings.database_url)
+    print(f"数据库已迁移到最新版本：{settings.database_url.split('@')[-1]}")
+
+
+def cmd_seed(_args) -> None:
+    from domain.seed import seed_demo
+
+    rt = _runtime()
+    with rt.Session() as session:
+        created = seed_demo(session)
+        session.commit()
+    print("已写入演示数据" if created else "演示数据已存在")
+
+
+def cmd_deploy(_args) -> None:
+    rt = _runtime()
+    rows = rt.deploy()
+    for row in rows:
+        print(f"新版本 {row.process_id} #{row.id} {row.content_hash[:12]}")
+    print(f"流程已部署（新版本 {len(rows)} 个）")
+
+
+def _scheduler(stop: threading.Event, interval: int) -> None:
+    """Embedded default: fire timers and deliver the outbox in-process."""
+    from gradflow.celery_app import deliver_outbox_task, fire_due_timers_task
+
+    while not stop.wait(interval):
+        try:
+            fire_due_timers_task.apply()
+            deliver_outbox_task.apply()
+        except Exception:  # noqa: BLE001 - keep the scheduler alive
+            logging.getLogger(__name__).exception("scheduler tick failed")
+
+
+def cmd_run(args) -> None:
+    settings = load_settings()
+    migrate(settings.database_url)
+    cmd_seed(args)
+    from webapp import create_app
+
+    rt = _runtime()
+    rt.deploy()
+    app = create_app(rt)
+    stop = threading.Event()
+    if settings.celery_eager:
+        threading.Thread(target=_scheduler, args=(stop, settings.timer_poll_seconds), daemon=True).start()
+    print(f"gradflow 已启动：http://{args.host}:{args.port}  （演示账号见 README）")
+    try:
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    finally:
+        stop.set()
+
+
+def cmd_worker(args) -> None:
+    from gradflow.celery_app import app
+
+    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}", "--pool=prefork"])
+
+
+def cmd_beat(_args) -> None:
+    from gradflow.celery_app import app
+
+    var = load_settings().var_dir
+    var.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", "--loglevel=INFO", f"--schedule={Path(var) / 'celerybeat-schedule'}"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="gradflow", description="毕业去向登记与网上签约平台")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="运行数据库迁移").set_defaults(fn=cmd_migrate)
+    sub.add_parser("seed", help="写入演示数据").set_defaults(fn=cmd_seed)
+    sub.add_parser("deploy", help="部署 processes/ 中的流程").set_defaults(fn=cmd_deploy)
+    run = sub.add_parser("run", help="迁移、写入演示数据并启动网站（内嵌模式）")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=5000)
+    run.set_defaults(fn=cmd_run)
+    worker = sub.add_parser("worker", help="启动 Celery worker")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.set_defaults(fn=cmd_worker)
+    sub.add_parser("beat", help="启动 Celery beat（定时器与发件箱）").set_defaults(fn=cmd_beat)
+    args = parser.parse_args(argv)
+    try:
+        args.fn(args)
+    except ConfigError as exc:
+        print(f"配置错误：{exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Flask app factory: one blueprint package per persona, a database session per request."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from domain.models import Account
+from engine.errors import EngineError
+from gradflow.runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+LOCALES = ("zh", "en")
+
+
+def select_locale() -> str:
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    return chosen if chosen in LOCALES else "zh"
+
+
+def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
+    runtime = runtime or build_runtime()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=runtime.settings.secret_key,
+        MAX_CONTENT_LENGTH=runtime.settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="zh",
+        JSON_AS_ASCII=False,
+    )
+    app.config.update(overrides)
+    app.extensions["gradflow"] = runtime
+    app.json.ensure_ascii = False
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+
+    from domain.notify import configure_spool
+
+    configure_spool(runtime.settings.var_dir / "outbox")
+
+    @app.before_request
+    def _open_session():
+        g.db = runtime.Session()
+        g.runtime = runtime
+
+    @app.teardown_request
+    def _close_session(_exc):
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()
+
+    @app.after_request
+    def _remember_locale(resp):
+        lang = request.args.get("lang")
+        if lang in LOCALES:
+            resp.set_cookie("lang", lang, samesite="Lax", max_age=3600 * 24 * 365)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        return resp
+
+    from webapp.admin.routes import bp as admin_bp
+    from webapp.api.routes import bp as api_bp
+    from webapp.auth.routes import bp as auth_bp
+    from webapp.graduate.routes import bp as graduate_bp
+    from webapp.review.routes import bp as review_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(graduate_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # the API checks CSRF itself for cookie-authenticated writes
+
+    from webapp import filters
+
+    filters.register(app)
+
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(EngineError)
+    def _engine_error(exc: EngineError):
+        if wants_json():
+            return jsonify(error={"message": exc.message, "details": exc.details}), exc.status
+        return render_template("error.html", message=exc.message), exc.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        msg = "页面已过期或请求来源无效，请刷新页面后重试"
+        if wants_json():
+            return jsonify(error={"message": msg}), 400
+        return render_template("error.html", message=msg), 400
+
+    @app.errorhandler(404)
+    def _not_found(_exc):
+        if wants_json():
+            return jsonify(error={"message": "资源不存在"}), 404
+        return render_template("error.html", message="页面不存在"), 404
+
+    @app.errorhandler(413)
+    def _too_large(_exc):
+        msg = "上传的文件过大"
+        if wants_json():
+            return jsonify(error={"message": msg}), 413
+        return render_template("error.html", message=msg), 413
+
+    @app.errorhandler(405)
+    def _method(_exc):
+        if wants_json():
+            return jsonify(error={"message": "不支持的请求方法"}), 405
+        return render_template("error.html", message="不支持的请求方法"), 405
+
+    return app
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    from webapp.session import LoginAccount
+
+    if not user_id.isdigit():
+        return None
+    account = g.db.get(Account, int(user_id))
+    if account is None or not account.active:
+        return None
+    return LoginAccount(account)

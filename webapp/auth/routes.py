@@ -1,0 +1,56 @@
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask_login import current_user, login_user, logout_user
+
+from domain.accounts import LoginRefused, authenticate, current_graduate
+from domain.models import Account
+from forms.auth import LoginForm
+from forms.destination import ActionForm
+from webapp.session import LoginAccount
+
+bp = Blueprint("auth", __name__)
+
+
+def home_for(role: str) -> str:
+    return {
+        "graduate": url_for("graduate.modules"),
+        "department": url_for("review.inbox"),
+        "school": url_for("review.inbox"),
+        "admin": url_for("admin.instances"),
+    }.get(role, url_for("graduate.messages"))
+
+
+@bp.route("/")
+def index():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(home_for(current_user.role))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    refusal = None
+    if form.validate_on_submit():
+        try:
+            account = authenticate(g.db, form.username.data.strip(), form.password.data)
+        except LoginRefused as exc:
+            refusal = exc.message  # GRAD-2 explains why a graduate cannot enter
+        else:
+            login_user(LoginAccount(account))
+            if account.role == "graduate":
+                graduate = current_graduate(g.db, account)
+                if graduate.confirmed_at is None:
+                    return redirect(url_for("graduate.confirm"))
+            return redirect(home_for(account.role))
+    return render_template("auth/login.html", form=form, refusal=refusal), (401 if refusal else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    ActionForm().validate_on_submit()
+    logout_user()
+    flash("已退出登录")
+    return redirect(url_for("auth.login"))
+
+
+__all__ = ["bp", "Account"]

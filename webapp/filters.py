@@ -1,0 +1,32 @@
+"""Template filters and globals."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from domain import dicts
+from domain.accounts import ROLE_NAMES
+from forms.destination import FIELD_LABELS
+
+CST = timedelta(hours=8)
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return (value + CST).strftime(fmt)  # stored in UTC, shown in Beijing time
+
+
+def mask_id(value: str | None) -> str:
+    if not value or len(value) < 8:
+        return value or ""
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def register(app) -> None:
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["mask_id"] = mask_id
+    app.jinja_env.globals.update(
+        ROLE_NAMES=ROLE_NAMES,
+        FIELD_LABELS=FIELD_LABELS,
+        dest_type_name=lambda code: (dicts.destination_type(code) or {}).get("name", code),
+    )

@@ -1,0 +1,102 @@
+"""Request helpers: the logged-in account, its actor, and running one step as one transaction."""
+from __future__ import annotations
+
+import logging
+from functools import wraps
+from typing import Callable, TypeVar
+
+from flask import g, request
+from flask_login import UserMixin, current_user
+from sqlalchemy.exc import OperationalError
+
+from domain.accounts import actor_for
+from domain.models import AccessLog, Account
+from engine.errors import Conflict, EngineError, Forbidden
+from engine.services import Actor
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class LoginAccount(UserMixin):
+    """Plain values copied from the account row, so a rollback never expires them."""
+
+    def __init__(self, account: Account):
+        self.id = account.id
+        self.username = account.username
+        self.display_name = account.display_name
+        self.role = account.role
+        self.school_id = account.school_id
+        self.department_id = account.department_id
+        self.province_id = account.province_id
+        self.id_number = account.id_number
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def current_actor() -> Actor:
+    actor = g.get("actor")
+    if actor is None:
+        account = g.get("api_account") or (g.db.get(Account, current_user.id) if current_user.is_authenticated else None)
+        if account is None:
+            raise Forbidden("请先登录")
+        actor = g.actor = actor_for(g.db, account)
+    return actor
+
+
+def run_step(fn: Callable[..., T], *args, **kwargs) -> T:
+    """One step = one transaction: begin (taking SQLite's write lock), act, commit; roll back on error."""
+    db = g.db
+    db.rollback()  # end any read transaction; the step reads fresh state
+    db.connection(execution_options={"sqlite_immediate": True})
+    try:
+        result = fn(db, *args, **kwargs)
+        db.commit()
+        return result
+    except EngineError:
+        db.rollback()
+        raise
+    except OperationalError as exc:
+        db.rollback()
+        if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
+            raise Conflict("系统繁忙，该事项正在被其他人处理，请稍后刷新重试") from exc
+        raise
+    except Exception:
+        db.rollback()
+        raise
+
+
+def log_refusal(reason: str) -> None:
+    """ROLE-1: refusals outside scope are logged (in their own small transaction)."""
+    try:
+        account_id = current_user.id if current_user.is_authenticated else None
+    except Exception:  # noqa: BLE001
+        account_id = None
+    db = g.db
+    try:
+        db.rollback()
+        db.add(AccessLog(account_id=account_id or (g.get("api_account").id if g.get("api_account") else None),
+                         path=request.path[:300], reason=reason[:200]))
+        db.commit()
+    except Exception:  # noqa: BLE001 - logging must never break the answer
+        db.rollback()
+        log.exception("could not write access log")
+
+
+def role_required(*roles: str):
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            from flask_login import login_required
+
+            if not current_user.is_authenticated:
+                return login_required(view)(*args, **kwargs)
+            if current_user.role not in roles:
+                log_refusal(f"role {current_user.role} not in {roles}")
+                raise Forbidden("页面不存在或无权访问")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
