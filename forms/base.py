@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import Field
+from wtforms.widgets import HiddenInput
 
 
 def _multidict(body: dict) -> MultiDict:
@@ -44,6 +45,8 @@ class BaseForm(FlaskForm):
 
 class IntListField(Field):
     """A list of ids: repeated form values or a JSON array."""
+
+    widget = HiddenInput()
 
     def _value(self):
         return ",".join(str(v) for v in (self.data or []))

@@ -873,7 +873,10 @@ def relayout(data: bytes) -> tuple[bytes, list[Diagram], list]:
 
 
 def _in_diagram(el) -> bool:
-    return any(a.tag == f"{{{BPMNDI}}}BPMNDiagram" for a in el.iterancestors())
+    """el is a BPMNDiagram or inside one."""
+    return el.tag == f"{{{BPMNDI}}}BPMNDiagram" or any(
+        a.tag == f"{{{BPMNDI}}}BPMNDiagram" for a in el.iterancestors()
+    )
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,10 @@ def mask_id(value: str | None) -> str:
 def register(app) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["mask_id"] = mask_id
+    from flask_babel import get_locale
+
     app.jinja_env.globals.update(
+        get_locale=get_locale,
         ROLE_NAMES=ROLE_NAMES,
         FIELD_LABELS=FIELD_LABELS,
         dest_type_name=lambda code: (dicts.destination_type(code) or {}).get("name", code),

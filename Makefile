@@ -1,0 +1,56 @@
+# gradflow — two commands: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-sqlite test-postgresql setup system-deps lint bench worker beat clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian packages the tests and PDFs need: Chromium (browser tests), poppler-utils
+# (pdftotext), a CJK font. Installed only when missing and only where we are root.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "WARNING: could not install$$missing; tests that need them will skip (or fail in CI)"; \
+	  else echo "WARNING: missing$$missing and not root; install them with apt-get"; fi; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/gradflow run
+
+test: $(STAMP) system-deps test-sqlite test-postgresql
+
+test-sqlite: $(STAMP)
+	GRADFLOW_TEST_DB=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgresql: $(STAMP)
+	GRADFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine domain forms webapp gradflow tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/step_cost.py
+
+worker: $(STAMP)
+	$(BIN)/gradflow worker
+
+beat: $(STAMP)
+	$(BIN)/gradflow beat
+
+clean:
+	rm -rf $(VENV) var *.egg-info
