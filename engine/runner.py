@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -23,6 +24,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -42,6 +44,19 @@ ROLE_SCOPE = {
     "Employer": "employer_id",
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@contextmanager
+def conflicts_as_409():
+    """A lost race shows up as StaleDataError (version check) or, on SQLite, a lock error."""
+    try:
+        yield
+    except StaleDataError as exc:
+        raise Conflict("该事项刚被其他人处理，请刷新后查看最新状态") from exc
+    except OperationalError as exc:
+        if "locked" in str(exc).lower():
+            raise Conflict("该事项刚被其他人处理，请刷新后查看最新状态") from exc
+        raise
 
 
 class ScriptEngine(PythonScriptEngine):
@@ -161,6 +176,9 @@ class Runner:
             cause = _unwrap(exc)
             if isinstance(cause, EngineError):
                 raise cause from exc
+            if isinstance(cause, (OperationalError, StaleDataError)):
+                # SQLite: another step holds or changed the instance; never half-written.
+                raise Conflict("该事项刚被其他人处理，请刷新后查看最新状态") from exc
             raise EngineError(f"流程执行出错：{cause}") from exc
         finally:
             current_service_call.reset(token)
@@ -271,6 +289,11 @@ class Runner:
     def complete(self, session: Session, work_item_id: int, actor: services.Actor, data, *,
                  decision: str | None = None, reason: str | None = None, audit_before: dict | None = None,
                  audit_action: str = "complete") -> ProcessInstance:
+        with conflicts_as_409():
+            return self._complete(session, work_item_id, actor, data, decision=decision, reason=reason,
+                                  audit_before=audit_before, audit_action=audit_action)
+
+    def _complete(self, session, work_item_id, actor, data, *, decision, reason, audit_before, audit_action):
         item = self.open_work_item(session, work_item_id, actor)
         if actor.role == "Admin":
             raise Forbidden("管理员不能代替办理人完成待办")
@@ -299,6 +322,10 @@ class Runner:
 
     def send_message(self, session: Session, instance: ProcessInstance, name: str, actor: services.Actor,
                      payload: dict | None = None) -> ProcessInstance:
+        with conflicts_as_409():
+            return self._send_message(session, instance, name, actor, payload)
+
+    def _send_message(self, session, instance, name, actor, payload):
         workflow = self.load(session, instance)
         event = BpmnEvent(MessageEventDefinition(name), payload=payload or {})
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
@@ -330,10 +357,8 @@ class Runner:
 
     @staticmethod
     def _flush(session: Session) -> None:
-        try:
+        with conflicts_as_409():
             session.flush()
-        except StaleDataError as exc:
-            raise Conflict("该事项刚被其他人处理，请刷新后查看最新状态") from exc
 
     # -- reading ----------------------------------------------------------------
     def task_data(self, session: Session, item: WorkItem) -> dict:

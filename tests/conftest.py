@@ -188,3 +188,46 @@ def png_bytes(color=(200, 30, 30), size=(64, 48)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "PNG")
     return buf.getvalue()
+
+
+@pytest.fixture
+def step(runtime):
+    """Run fn(session) as one step transaction, like a request does."""
+
+    def run(fn):
+        with runtime.Session() as s:
+            s.connection(execution_options={"sqlite_immediate": True})
+            result = fn(s)
+            s.commit()
+            return result
+
+    return run
+
+
+@pytest.fixture
+def actor(runtime):
+    from sqlalchemy import select
+
+    from domain.accounts import actor_for
+    from domain.models import Account
+
+    def get(username: str):
+        with runtime.Session() as s:
+            return actor_for(s, s.scalar(select(Account).where(Account.username == username)))
+
+    return get
+
+
+def open_items(runtime, instance_id: int, role: str | None = None):
+    from sqlalchemy import select
+
+    from engine.models import WorkItem
+
+    with runtime.Session() as s:
+        q = select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.state == "open")
+        if role:
+            q = q.where(WorkItem.role == role)
+        return list(s.scalars(q.order_by(WorkItem.id)))
+
+
+FREELANCE = {"dest_type": "freelance", "fields": {"note": "自由撰稿"}, "attachment_ids": []}

@@ -64,8 +64,15 @@ EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrow
 GATEWAYS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"}
 SUBPROCESSES = {"subProcess", "transaction", "adHocSubProcess"}
 ACTIVITIES = {
-    "task", "userTask", "serviceTask", "scriptTask", "manualTask", "businessRuleTask",
-    "sendTask", "receiveTask", "callActivity",
+    "task",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "manualTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "callActivity",
 } | SUBPROCESSES
 FLOW_NODES = EVENTS | GATEWAYS | ACTIVITIES
 
@@ -81,6 +88,8 @@ ORIGIN = (150, 80)
 POOL_GAP = 60  # between stacked pools / diagrams
 CHANNEL = 8  # distance of a routing channel from its row border
 CHANNEL_STEP = 4
+BOUNDARY_PER_SIDE = 3  # boundary events on one border of their activity
+BOUNDARY_STEP = 40  # between their centres
 
 
 def bq(local: str) -> str:
@@ -102,7 +111,9 @@ def kind_of(local: str) -> str:
 
 
 def bpmn_children(el, *locals_: str):
-    return [c for c in el if isinstance(c.tag, str) and etree.QName(c).namespace == BPMN and lname(c) in locals_]
+    return [
+        c for c in el if isinstance(c.tag, str) and etree.QName(c).namespace == BPMN and lname(c) in locals_
+    ]
 
 
 # --------------------------------------------------------------------------- geometry
@@ -141,8 +152,10 @@ class Box:
 
     def contains(self, other: Box, tol: float = 0.001) -> bool:
         return (
-            other.x >= self.x - tol and other.y >= self.y - tol
-            and other.right <= self.right + tol and other.bottom <= self.bottom + tol
+            other.x >= self.x - tol
+            and other.y >= self.y - tol
+            and other.right <= self.right + tol
+            and other.bottom <= self.bottom + tol
         )
 
     def overlaps(self, other: Box) -> bool:
@@ -182,10 +195,11 @@ class NodeInfo:
     band_bottom: float
     row_key: tuple
     local: str
+    side: str = ""  # boundary events: the border of the host they sit on
 
 
 def _segments(points):
-    return list(zip(points, points[1:]))
+    return list(zip(points, points[1:], strict=False))
 
 
 def _segment_hits(seg, box: Box) -> bool:
@@ -255,7 +269,9 @@ def route(src: Box, dst: Box, exits, entries, xcs, ycs, obstacles):
                 paths += [[p0, (xc, p0[1]), (xc, p3[1]), p3] for xc in xcs]
                 paths += [
                     [p0, (xa, p0[1]), (xa, yc), (xb, yc), (xb, p3[1]), p3]
-                    for xa in xcs for xb in xcs for yc in ycs
+                    for xa in xcs
+                    for xb in xcs
+                    for yc in ycs
                 ]
             if not h_out and not h_in:
                 paths += [[p0, (p0[0], yc), (p3[0], yc), p3] for yc in ycs]
@@ -425,7 +441,7 @@ def layout_block(container, x0: float, y0: float, with_pool: bool) -> Block:
     # ---- rows inside a (band, rank) cell
     out_index = {}
     for s in main:
-        for k, (t, fid) in enumerate(succ[s]):
+        for k, (_, fid) in enumerate(succ[s]):
             out_index[fid] = k
     preds = defaultdict(list)
     for v in main:
@@ -484,18 +500,34 @@ def layout_block(container, x0: float, y0: float, with_pool: bool) -> Block:
         cx = content_x + rank[v] * COL_W + SLOT // 2
         top = band_y[band_of[v]] + row[v] * ROW_H
         cy = top + ROW_H // 2
-        infos[v] = NodeInfo(Box(cx - w // 2, cy - h // 2, w, h), rank[v], top, top + ROW_H,
-                            (band_of[v], row[v]), local)
+        infos[v] = NodeInfo(
+            Box(cx - w // 2, cy - h // 2, w, h), rank[v], top, top + ROW_H, (band_of[v], row[v]), local
+        )
     by_host = defaultdict(list)
     for b, host in host_of.items():
         by_host[host].append(b)
     for host, events in by_host.items():
-        hb = infos[host].box
-        for k, b in enumerate(sorted(events, key=doc_index.get)):
-            cx = round(hb.x + hb.w * (k + 1) / (len(events) + 1))
-            hi = infos[host]
-            infos[b] = NodeInfo(Box(cx - 18, hb.bottom - 18, 36, 36), hi.rank, hi.band_top, hi.band_bottom,
-                                hi.row_key, "boundaryEvent")
+        hi = infos[host]
+        hb = hi.box
+        events = sorted(events, key=doc_index.get)
+        # up to three on the bottom border, 40 px apart and centred; any more go on the top border
+        for k, b in enumerate(events):
+            side = "bottom" if k < BOUNDARY_PER_SIDE else "top"
+            n_side = (
+                min(len(events), BOUNDARY_PER_SIDE) if side == "bottom" else len(events) - BOUNDARY_PER_SIDE
+            )
+            pos = k % BOUNDARY_PER_SIDE if side == "bottom" else k - BOUNDARY_PER_SIDE
+            cx = round(hb.cx + (pos - (n_side - 1) / 2) * BOUNDARY_STEP)
+            cy = hb.bottom if side == "bottom" else hb.y
+            infos[b] = NodeInfo(
+                Box(cx - 18, cy - 18, 36, 36),
+                hi.rank,
+                hi.band_top,
+                hi.band_bottom,
+                hi.row_key,
+                "boundaryEvent",
+                side,
+            )
 
     # ---- shapes (document order; boundary events after their hosts' shapes)
     shapes = []
@@ -531,7 +563,7 @@ def layout_block(container, x0: float, y0: float, with_pool: bool) -> Block:
             continue
         si, ti = infos[s], infos[t]
         if si.local == "boundaryEvent":
-            exits = ["bottom"]
+            exits = [si.side]
         elif si.local in GATEWAYS:
             exits = ["bottom", "top", "right"]
         else:
@@ -583,21 +615,25 @@ def layout(root) -> tuple[list[Diagram], list]:
                 changes += block.order_changes
             else:  # black-box pool
                 block = Block([], [], [], None, 600, 100, x0, {}, [])
-            block.pool = Shape(part.get("id"), Box(x0, y, 0, block.height), {"isHorizontal": "true"}, "participant")
+            block.pool = Shape(
+                part.get("id"), Box(x0, y, 0, block.height), {"isHorizontal": "true"}, "participant"
+            )
             blocks.append(block)
             y += block.height + POOL_GAP
         width = max((b.width for b in blocks), default=600)
         for block in blocks:
             block.stretch(width)
             diagram.shapes.append(block.pool)
-            diagram.shapes += [Shape(lane.el.get("id"), lane.box, {"isHorizontal": "true"}, "lane")
-                               for lane in block.lanes]
+            diagram.shapes += [
+                Shape(lane.el.get("id"), lane.box, {"isHorizontal": "true"}, "lane") for lane in block.lanes
+            ]
         for block in blocks:
             diagram.shapes += block.shapes
         for block in blocks:
             diagram.edges += block.edges
         # message flows between pools / flow nodes
         boxes = {s.bpmn_id: s.box for s in diagram.shapes}
+        pools = {s.bpmn_id for s in diagram.shapes if s.kind == "participant"}
         obstacles = [s.box for s in diagram.shapes if s.kind not in ("participant", "lane")]
         for mf in bpmn_children(collab, "messageFlow"):
             s, t = boxes.get(mf.get("sourceRef")), boxes.get(mf.get("targetRef"))
@@ -605,8 +641,20 @@ def layout(root) -> tuple[list[Diagram], list]:
                 continue
             down = s.cy < t.cy
             mid = (s.bottom + t.y) / 2 if down else (t.bottom + s.y) / 2
-            pts = route(s, t, ["bottom" if down else "top"], ["top" if down else "bottom"],
-                        [], [round(mid)], obstacles)
+            # a pool end is met straight above / below the other end
+            if mf.get("sourceRef") in pools and s.x <= t.cx <= s.right:
+                s = Box(t.cx - 1, s.y, 2, s.h)
+            elif mf.get("targetRef") in pools and t.x <= s.cx <= t.right:
+                t = Box(s.cx - 1, t.y, 2, t.h)
+            pts = route(
+                s,
+                t,
+                ["bottom" if down else "top"],
+                ["top" if down else "bottom"],
+                [],
+                [round(mid)],
+                obstacles,
+            )
             diagram.edges.append(Edge(mf.get("id"), pts))
         diagrams.append(diagram)
 
@@ -615,8 +663,9 @@ def layout(root) -> tuple[list[Diagram], list]:
             continue
         block = layout_block(proc, *ORIGIN, with_pool=False)
         diagram = Diagram(pid)
-        diagram.shapes += [Shape(lane.el.get("id"), lane.box, {"isHorizontal": "true"}, "lane")
-                           for lane in block.lanes]
+        diagram.shapes += [
+            Shape(lane.el.get("id"), lane.box, {"isHorizontal": "true"}, "lane") for lane in block.lanes
+        ]
         block.stretch(block.width)
         diagram.shapes += block.shapes
         diagram.edges += block.edges
@@ -629,8 +678,9 @@ def layout(root) -> tuple[list[Diagram], list]:
         block = layout_block(sub, *ORIGIN, with_pool=False)
         block.stretch(block.width)
         diagram = Diagram(sub.get("id"))
-        diagram.shapes += [Shape(lane.el.get("id"), lane.box, {"isHorizontal": "true"}, "lane")
-                           for lane in block.lanes]
+        diagram.shapes += [
+            Shape(lane.el.get("id"), lane.box, {"isHorizontal": "true"}, "lane") for lane in block.lanes
+        ]
         diagram.shapes += block.shapes
         diagram.edges += block.edges
         changes += block.order_changes
@@ -704,17 +754,29 @@ def render(diagrams, prefixes, taken_ids, indent="  ", level=1) -> str:
 
     for d in diagrams:
         line(0, f"<{p_di}:BPMNDiagram id={quoteattr(new_id(d.plane_element + '_diagram'))}>")
-        line(1, f"<{p_di}:BPMNPlane id={quoteattr(new_id(d.plane_element + '_plane'))} "
-                f"bpmnElement={quoteattr(d.plane_element)}>")
+        line(
+            1,
+            f"<{p_di}:BPMNPlane id={quoteattr(new_id(d.plane_element + '_plane'))} "
+            f"bpmnElement={quoteattr(d.plane_element)}>",
+        )
         for s in d.shapes:
             extra = "".join(f" {k}={quoteattr(v)}" for k, v in s.attrs.items())
-            line(2, f"<{p_di}:BPMNShape id={quoteattr(new_id(s.bpmn_id + '_di'))} "
-                    f"bpmnElement={quoteattr(s.bpmn_id)}{extra}>")
+            line(
+                2,
+                f"<{p_di}:BPMNShape id={quoteattr(new_id(s.bpmn_id + '_di'))} "
+                f"bpmnElement={quoteattr(s.bpmn_id)}{extra}>",
+            )
             b = s.box
-            line(3, f'<{p_dc}:Bounds x="{_fmt(b.x)}" y="{_fmt(b.y)}" width="{_fmt(b.w)}" height="{_fmt(b.h)}" />')
+            line(
+                3,
+                f'<{p_dc}:Bounds x="{_fmt(b.x)}" y="{_fmt(b.y)}" width="{_fmt(b.w)}" height="{_fmt(b.h)}" />',
+            )
             line(2, f"</{p_di}:BPMNShape>")
         for e in d.edges:
-            line(2, f"<{p_di}:BPMNEdge id={quoteattr(new_id(e.bpmn_id + '_di'))} bpmnElement={quoteattr(e.bpmn_id)}>")
+            line(
+                2,
+                f"<{p_di}:BPMNEdge id={quoteattr(new_id(e.bpmn_id + '_di'))} bpmnElement={quoteattr(e.bpmn_id)}>",
+            )
             for x, y in e.points:
                 line(3, f'<{p_wp}:waypoint x="{_fmt(x)}" y="{_fmt(y)}" />')
             line(2, f"</{p_di}:BPMNEdge>")
@@ -749,16 +811,26 @@ def _line_start(text, pos):
     return start if text[start:pos].strip() == "" else pos
 
 
+def _markup(pattern, text, start=0):
+    """re.finditer over text, skipping matches inside comments, CDATA sections and processing instructions."""
+    hidden = [
+        (m.start(), m.end()) for m in re.finditer(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>", text, re.S)
+    ]
+    for m in re.compile(pattern).finditer(text, start):
+        if not any(a <= m.start() < b for a, b in hidden):
+            yield m
+
+
 def splice(text: str, root, di_text: str, missing_ns: dict) -> str | None:
     """Put di_text in place of the old diagrams (or before </definitions>) without touching anything else."""
     n_old = len(root.findall(f"{{{BPMNDI}}}BPMNDiagram"))
     spans = []
-    for m in re.finditer(r"<(?:([A-Za-z_][\w.-]*):)?BPMNDiagram\b(" + _ATTRS + r")(/?)>", text):
+    for m in _markup(r"<(?:([A-Za-z_][\w.-]*):)?BPMNDiagram\b(" + _ATTRS + r")(/?)>", text):
         prefix = m.group(1)
         end = m.end()
         if not m.group(3):
-            close = re.compile(r"</" + (re.escape(prefix) + ":" if prefix else "") + r"BPMNDiagram\s*>")
-            cm = close.search(text, m.end())
+            close = r"</" + (re.escape(prefix) + ":" if prefix else "") + r"BPMNDiagram\s*>"
+            cm = next(_markup(close, text, m.end()), None)
             if cm is None:
                 return None
             end = cm.end()
@@ -783,7 +855,7 @@ def splice(text: str, root, di_text: str, missing_ns: dict) -> str | None:
     else:
         if root.find(bq("relationship")) is not None:
             return None  # diagrams must come before relationships; rare enough to leave to lxml
-        closes = list(re.finditer(r"</(?:[\w.-]+:)?definitions\s*>", text))
+        closes = list(_markup(r"</(?:[\w.-]+:)?definitions\s*>", text))
         if not closes:
             return None
         insert_at = _line_start(text, closes[-1].start())
@@ -793,8 +865,10 @@ def splice(text: str, root, di_text: str, missing_ns: dict) -> str | None:
     text = text[:insert_at] + block + text[insert_at:]
 
     if missing_ns:
-        root_q = root.prefix + ":" + etree.QName(root).localname if root.prefix else etree.QName(root).localname
-        m = re.search(r"<" + re.escape(root_q) + r"(" + _ATTRS + r")/?>", text)
+        root_q = (
+            root.prefix + ":" + etree.QName(root).localname if root.prefix else etree.QName(root).localname
+        )
+        m = next(_markup(r"<" + re.escape(root_q) + r"(" + _ATTRS + r")/?>", text), None)
         if m is None:
             return None
         attrs = m.group(1)
@@ -814,8 +888,12 @@ def _signature(root):
     for d in root.findall(f"{{{BPMNDI}}}BPMNDiagram"):
         d.getparent().remove(d)
     return [
-        (str(el.tag), sorted(el.attrib.items()) if isinstance(el.tag, str) else None,
-         (el.text or "").strip(), (el.tail or "").strip())
+        (
+            str(el.tag),
+            sorted(el.attrib.items()) if isinstance(el.tag, str) else None,
+            (el.text or "").strip(),
+            (el.tail or "").strip(),
+        )
         for el in root.iter()
     ]
 
@@ -830,8 +908,9 @@ def relayout(data: bytes) -> tuple[bytes, list[Diagram], list]:
     root = _parse(data)
     diagrams, changes = layout(root)
     prefixes, missing = choose_prefixes(root)
-    ids = {el.get("id") for el in root.iter()
-           if isinstance(el.tag, str) and el.get("id") and not _in_diagram(el)}
+    ids = {
+        el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id") and not _in_diagram(el)
+    }
     m = re.search(r"\n([ \t]+)<", data.decode("utf-8", "replace"))
     indent = m.group(1) if m else "  "
     di_text = render(diagrams, prefixes, ids, indent=indent)
@@ -882,8 +961,11 @@ def _in_diagram(el) -> bool:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", type=Path)
-    ap.add_argument("--check", action="store_true",
-                    help="do not write; exit 1 listing flow nodes / flows / lanes / pools without DI")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 listing flow nodes / flows / lanes / pools without DI",
+    )
     args = ap.parse_args(argv)
     status = 0
     for path in args.files:
@@ -901,7 +983,12 @@ def main(argv=None) -> int:
             else:
                 print(f"{path}: ok")
             continue
-        new, diagrams, changes = relayout(data)
+        try:
+            new, diagrams, changes = relayout(data)
+        except (etree.XMLSyntaxError, RuntimeError) as exc:
+            print(f"{path}: error: {exc}", file=sys.stderr)
+            status = 1
+            continue
         shapes = sum(len(d.shapes) for d in diagrams)
         edges = sum(len(d.edges) for d in diagrams)
         if new != data:

@@ -39,7 +39,6 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     app.extensions["gradflow"] = runtime
     app.json.ensure_ascii = False
-    csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -53,6 +52,8 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     def _open_session():
         g.db = runtime.Session()
         g.runtime = runtime
+
+    csrf.init_app(app)  # after _open_session: its refusal page needs the session
 
     @app.teardown_request
     def _close_session(_exc):

@@ -1,0 +1,261 @@
+"""Cost of ONE STEP (one user-task completion = one transaction) of destination_filing.
+
+    .venv/bin/python bench/step_cost.py [--n 200] [--reps 50]
+
+Per backend (SQLite temp file; PostgreSQL scratch database `gradflow_bench`, skipped if
+unreachable) N filings run end to end through the bare domain/engine calls (each step its
+own session + commit, like a request) and through the real Flask API served by werkzeug in
+a thread, called with `requests` over loopback. See bench/README.md.
+"""
+from __future__ import annotations
+
+import argparse, json, logging, math, os, platform, statistics, tempfile, threading, uuid  # noqa: E401
+from datetime import date, timedelta
+from importlib.metadata import version
+from pathlib import Path
+from time import perf_counter
+
+import requests
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from sqlalchemy import create_engine, select, text
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
+
+from domain import filing, seed
+from domain.accounts import actor_for
+from domain.models import Account, Graduate
+from engine.models import ProcessInstance, WorkItem
+from engine.serialization import dump_workflow, load_workflow
+from gradflow.cli import migrate
+from gradflow.config import Settings
+from gradflow.runtime import build_runtime
+
+PG_ADMIN = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_DB = "gradflow_bench"
+STEPS = ("submit", "dept approve", "school approve")
+REVIEWS = (("dept", "Department"), ("school", "School"))
+API_BODY = {"dest_type": "freelance", "note": "bench"}  # what the API form turns into CLEAN
+CLEAN = {"dest_type": "freelance", "fields": {"note": "bench"}, "attachment_ids": []}
+WARMUP = 5  # filings per path run first and not recorded (spec parse, pools, caches)
+
+
+def ms_since(t0: float) -> float:
+    return (perf_counter() - t0) * 1000
+
+
+def timed_once(fn) -> float:
+    t0 = perf_counter()
+    fn()
+    return ms_since(t0)
+
+
+def pct(xs, q: float) -> float:  # nearest-rank percentile
+    return sorted(xs)[max(0, math.ceil(q * len(xs)) - 1)]
+
+
+def setup(url: str, var_dir: Path, graduates: int):
+    migrate(url)
+    rt = build_runtime(Settings(database_url=url, secret_key=uuid.uuid4().hex, var_dir=var_dir))
+    rt.deploy()
+    # Setup only: a cheap hash keeps N token logins fast; tokens (sha256) are what the timed calls use.
+    cheap = generate_password_hash(seed.DEMO_PASSWORD, method="pbkdf2:sha256:1000")
+    with rt.Session() as s:
+        school = seed.make_school(s, seed.make_province(s))
+        dept = seed.make_department(s, school, "信息学院")
+        seed.make_account(s, "dept", "department", "院系审核员", school_id=school.id, department_id=dept.id)
+        seed.make_account(s, "school", "school", "学校就业部门", school_id=school.id)
+        for i in range(graduates):  # one graduate per filing: each may have only one open filing
+            idn = seed.id_number(birth=(date(2003, 1, 1) + timedelta(days=i // 1000)).strftime("%Y%m%d"), seq=i)
+            grad = seed.make_graduate(s, school, dept, name=f"毕业生{i}", id_number=idn)
+            s.add(Account(username=f"g{i}", role="graduate", display_name=grad.name, password_hash=cheap,
+                          id_number=idn))
+        s.commit()
+    return rt
+
+
+def stored(rt, instance_id: int) -> str:
+    with rt.Session() as s:
+        return s.get(ProcessInstance, instance_id).serialized
+
+
+def engine_step(rt, fn):
+    """One request-like transaction: begin (SQLite write lock), act, commit."""
+    t0 = perf_counter()
+    with rt.Session() as s:
+        s.connection(execution_options={"sqlite_immediate": True})
+        inst = fn(s)
+        s.commit()
+    return ms_since(t0), inst.id, inst.serialized
+
+
+def run_engine(rt, users: list[str]) -> list[list[tuple[float, str]]]:
+    """Per filing: [(ms, serialized after the step)] for submit, dept approve, school approve."""
+    with rt.Session() as s:  # actors and work-item lookups are outside the timed steps
+        actor = {u: actor_for(s, s.scalar(select(Account).where(Account.username == u)))
+                 for u in [*users, *(name for name, _ in REVIEWS)]}
+    results = []
+    for user in users:
+        grad = actor[user]
+        ms, iid, ser = engine_step(rt, lambda s: filing.start_filing(s, rt.runner, grad,
+                                                                     s.get(Graduate, grad.graduate_id), CLEAN))
+        row = [(ms, ser)]
+        for name, role in REVIEWS:
+            with rt.Session() as s:
+                wid = s.scalar(select(WorkItem.id).where(WorkItem.instance_id == iid, WorkItem.state == "open",
+                                                         WorkItem.role == role))
+            ms, _, ser = engine_step(rt, lambda s: filing.review(s, rt.runner, actor[name], wid, "approve", ""))
+            row.append((ms, ser))
+        results.append(row)
+    return results
+
+
+def run_api(rt, users: list[str]) -> list[list[tuple[float, str]]]:
+    """Same steps through the real app (werkzeug, threaded => HTTP/1.1 keep-alive) and `requests`."""
+    from webapp import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request access log
+    server = make_server("127.0.0.1", 0, create_app(rt, TESTING=True, WTF_CSRF_ENABLED=False), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base, http = f"http://127.0.0.1:{server.server_port}/api/v1", requests.Session()
+
+    def call(method: str, path: str, headers: dict, body: dict | None = None) -> tuple[float, dict]:
+        t0 = perf_counter()
+        r = http.request(method, base + path, json=body, headers=headers)
+        ms = ms_since(t0)
+        if r.status_code >= 300:
+            raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:300]}")
+        return ms, r.json()
+
+    def bearer(username: str) -> dict:
+        _, out = call("POST", "/token", {}, {"username": username, "password": seed.DEMO_PASSWORD})
+        return {"Authorization": f"Bearer {out['token']}"}
+
+    try:
+        reviewers = {name: bearer(name) for name, _ in REVIEWS}
+        results = []
+        for headers in [bearer(u) for u in users]:
+            ms, out = call("POST", f"/processes/{filing.PROCESS_ID}/instances", headers, API_BODY)
+            iid = out["id"]
+            row = [(ms, stored(rt, iid))]
+            for name, _ in REVIEWS:  # the reviewer's inbox lookup is not part of the step
+                _, inbox = call("GET", "/work-items", reviewers[name])
+                wid = next(i["id"] for i in inbox["items"] if i["instance_id"] == iid)
+                ms, _ = call("POST", f"/work-items/{wid}/complete", reviewers[name], {"decision": "approve"})
+                row.append((ms, stored(rt, iid)))
+            results.append(row)
+        return results
+    finally:
+        http.close()
+        server.shutdown()
+        server.server_close()
+
+
+def serialization_rows(rt, texts: list[str], reps: int) -> list[tuple]:
+    ser = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    with rt.Session() as s:
+        loaded = rt.registry.load(s, rt.registry.latest_version_id(s, filing.PROCESS_ID))
+
+    def timed(fn) -> str:
+        return f"{statistics.median(timed_once(fn) for _ in range(reps)):.2f}ms"
+
+    rows = []
+    for state, spec_less in zip(STEPS, texts):
+        wf = load_workflow(spec_less, loaded.spec, loaded.subprocess_specs)
+        full = ser.serialize_json(wf)
+        compact = json.dumps(json.loads(full), ensure_ascii=False, separators=(",", ":"))  # same encoding as ours
+        rows.append((f"after {state}", len(full.encode()), len(compact.encode()), len(spec_less.encode()),
+                     timed(lambda: ser.serialize_json(wf)), timed(lambda: dump_workflow(wf)),
+                     timed(lambda: ser.deserialize_json(full)),
+                     timed(lambda: load_workflow(spec_less, loaded.spec, loaded.subprocess_specs))))
+    return rows
+
+
+def pg_admin(*statements: str) -> None:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            for sql in statements:
+                conn.execute(text(sql))
+    finally:
+        admin.dispose()
+
+
+def pg_scratch_url() -> str | None:
+    try:
+        pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)', f'CREATE DATABASE "{PG_DB}"')
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
+        print(f"NOTE: PostgreSQL skipped ({PG_ADMIN.split('@')[-1]} unreachable: {str(exc).splitlines()[0]})")
+        return None
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_DB
+
+
+def bench_backend(name: str, url: str, tmp: Path, n: int, ser_reps: int = 0) -> tuple[dict, list]:
+    per_path = WARMUP + n
+    rt = setup(url, tmp / name, 2 * per_path)
+    try:
+        users = [f"g{i}" for i in range(2 * per_path)]
+        out = {"engine": run_engine(rt, users[:per_path])[WARMUP:],
+               "API": run_api(rt, users[per_path:])[WARMUP:]}
+        # Table 3 uses the three stored states of the last engine filing (no database involved).
+        ser = serialization_rows(rt, [s for _, s in out["engine"][-1]], ser_reps) if ser_reps else []
+        return out, ser
+    finally:
+        rt.db.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200, help="recorded filings per backend and path")
+    ap.add_argument("--reps", type=int, default=50, help="repetitions per serialization measurement")
+    args = ap.parse_args()
+    t_start = perf_counter()
+    print(f"python {platform.python_version()}, SpiffWorkflow {version('SpiffWorkflow')}, "
+          f"SQLAlchemy {version('sqlalchemy')}, cpus {len(os.sched_getaffinity(0))}, "
+          f"n={args.n} (+{WARMUP} warm-up per path)")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="gradflow_bench_") as tmp:
+        tmp = Path(tmp)
+        results["sqlite"], ser_rows = bench_backend("sqlite", f"sqlite:///{tmp / 'bench.sqlite3'}", tmp, args.n,
+                                                    args.reps)
+        pg = pg_scratch_url()
+        if pg:
+            try:
+                results["postgresql"], _ = bench_backend("postgresql", pg, tmp, args.n)
+            finally:
+                pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+
+    fmt = "{:<10} | {:<6} | {:<14} | {:>4} | {:>9} | {:>8} | {:>10}"
+    print("\nTable 1 - one step = one transaction (ms); inst bytes = stored serialized instance after the step")
+    print(fmt.format("backend", "path", "step", "n", "median ms", "p95 ms", "inst bytes"))
+    medians = {}
+    for backend, paths in results.items():
+        for path in ("engine", "API"):
+            rows = paths[path]
+            for j, step in enumerate(STEPS + ("all steps",)):
+                ms = [sum(r[k][0] for k in range(3)) if j == 3 else r[j][0] for r in rows]
+                size = "-" if j == 3 else f"{statistics.median(len(r[j][1].encode()) for r in rows):.0f}"
+                medians[backend, path, step] = statistics.median(ms)
+                print(fmt.format(backend, path, step, len(ms), f"{statistics.median(ms):.2f}",
+                                 f"{pct(ms, 0.95):.2f}", size))
+
+    fmt2 = "{:<10} | {:<14} | {:>12} | {:>12} | {:>10}"
+    print("\nTable 2 - API / engine, ratio of medians")
+    print(fmt2.format("backend", "step", "engine ms", "API ms", "API/engine"))
+    for backend in results:
+        for step in STEPS + ("all steps",):
+            e, a = medians[backend, "engine", step], medians[backend, "API", step]
+            print(fmt2.format(backend, step, f"{e:.2f}", f"{a:.2f}", f"{a / e:.2f}x"))
+
+    fmt3 = "{:<21} | {:>10} | {:>10} | {:>10} | {:>9} | {:>9} | {:>9} | {:>9}"
+    print(f"\nTable 3 - serialization of one instance (median of {args.reps}; full = SpiffWorkflow "
+          "serialize_json / deserialize_json, spec-less = engine.serialization with cached spec)")
+    print(fmt3.format("state", "full B", "full cmp B", "spec-less B", "dump full", "dump less",
+                      "load full", "load less"))
+    for row in ser_rows:
+        print(fmt3.format(*row))
+    print(f"\nwall time {perf_counter() - t_start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
