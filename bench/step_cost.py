@@ -1,15 +1,21 @@
 """Cost of ONE STEP (one user-task completion = one transaction) of destination_filing.
 
-    .venv/bin/python bench/step_cost.py [--n 200] [--reps 50]
-
-Per backend (SQLite temp file; PostgreSQL scratch database `gradflow_bench`, skipped if
-unreachable) N filings run end to end through the bare domain/engine calls (each step its
-own session + commit, like a request) and through the real Flask API served by werkzeug in
-a thread, called with `requests` over loopback. See bench/README.md.
+Usage: .venv/bin/python bench/step_cost.py [--n 200] [--reps 50]   (tables explained in bench/README.md)
+Per backend (SQLite temp file; PostgreSQL scratch database, skipped if unreachable) N filings run
+end to end through the bare domain/engine calls and through the real Flask API over loopback.
 """
 from __future__ import annotations
 
-import argparse, json, logging, math, os, platform, statistics, tempfile, threading, uuid  # noqa: E401
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import timeit
+import tempfile
+import threading
+import uuid
 from datetime import date, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -44,14 +50,13 @@ def ms_since(t0: float) -> float:
     return (perf_counter() - t0) * 1000
 
 
-def timed_once(fn) -> float:
-    t0 = perf_counter()
-    fn()
-    return ms_since(t0)
-
-
-def pct(xs, q: float) -> float:  # nearest-rank percentile
-    return sorted(xs)[max(0, math.ceil(q * len(xs)) - 1)]
+def table(title: str, header: tuple, rows: list, left: int) -> None:
+    """Print rows aligned: the first `left` columns left-justified, the rest right-justified."""
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for row in cells:
+        print(" | ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
 
 
 def setup(url: str, var_dir: Path, graduates: int):
@@ -79,8 +84,7 @@ def stored(rt, instance_id: int) -> str:
         return s.get(ProcessInstance, instance_id).serialized
 
 
-def engine_step(rt, fn):
-    """One request-like transaction: begin (SQLite write lock), act, commit."""
+def engine_step(rt, fn):  # one request-like transaction: begin (SQLite write lock), act, commit
     t0 = perf_counter()
     with rt.Session() as s:
         s.connection(execution_options={"sqlite_immediate": True})
@@ -156,8 +160,8 @@ def serialization_rows(rt, texts: list[str], reps: int) -> list[tuple]:
     with rt.Session() as s:
         loaded = rt.registry.load(s, rt.registry.latest_version_id(s, filing.PROCESS_ID))
 
-    def timed(fn) -> str:
-        return f"{statistics.median(timed_once(fn) for _ in range(reps)):.2f}ms"
+    def timed(fn) -> str:  # one call per sample, garbage collector left on as in the steps
+        return f"{statistics.median(timeit.Timer(fn, 'gc.enable()').repeat(reps, 1)) * 1000:.2f}ms"
 
     rows = []
     for state, spec_less in zip(STEPS, texts):
@@ -173,12 +177,10 @@ def serialization_rows(rt, texts: list[str], reps: int) -> list[tuple]:
 
 def pg_admin(*statements: str) -> None:
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            for sql in statements:
-                conn.execute(text(sql))
-    finally:
-        admin.dispose()
+    with admin.connect() as conn:
+        for sql in statements:
+            conn.execute(text(sql))
+    admin.dispose()
 
 
 def pg_scratch_url() -> str | None:
@@ -210,14 +212,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=50, help="repetitions per serialization measurement")
     args = ap.parse_args()
     t_start = perf_counter()
-    print(f"python {platform.python_version()}, SpiffWorkflow {version('SpiffWorkflow')}, "
-          f"SQLAlchemy {version('sqlalchemy')}, cpus {len(os.sched_getaffinity(0))}, "
-          f"n={args.n} (+{WARMUP} warm-up per path)")
+    print(f"python {platform.python_version()}, SpiffWorkflow {version('SpiffWorkflow')}, SQLAlchemy "
+          f"{version('sqlalchemy')}, cpus {len(os.sched_getaffinity(0))}, n={args.n} (+{WARMUP} warm-up per path)")
     results = {}
     with tempfile.TemporaryDirectory(prefix="gradflow_bench_") as tmp:
         tmp = Path(tmp)
-        results["sqlite"], ser_rows = bench_backend("sqlite", f"sqlite:///{tmp / 'bench.sqlite3'}", tmp, args.n,
-                                                    args.reps)
+        results["sqlite"], ser_rows = bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", tmp, args.n, args.reps)
         pg = pg_scratch_url()
         if pg:
             try:
@@ -225,35 +225,24 @@ def main() -> None:
             finally:
                 pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
 
-    fmt = "{:<10} | {:<6} | {:<14} | {:>4} | {:>9} | {:>8} | {:>10}"
-    print("\nTable 1 - one step = one transaction (ms); inst bytes = stored serialized instance after the step")
-    print(fmt.format("backend", "path", "step", "n", "median ms", "p95 ms", "inst bytes"))
-    medians = {}
+    rows, med = [], {}
     for backend, paths in results.items():
-        for path in ("engine", "API"):
-            rows = paths[path]
+        for path, filings in paths.items():
             for j, step in enumerate(STEPS + ("all steps",)):
-                ms = [sum(r[k][0] for k in range(3)) if j == 3 else r[j][0] for r in rows]
-                size = "-" if j == 3 else f"{statistics.median(len(r[j][1].encode()) for r in rows):.0f}"
-                medians[backend, path, step] = statistics.median(ms)
-                print(fmt.format(backend, path, step, len(ms), f"{statistics.median(ms):.2f}",
-                                 f"{pct(ms, 0.95):.2f}", size))
-
-    fmt2 = "{:<10} | {:<14} | {:>12} | {:>12} | {:>10}"
-    print("\nTable 2 - API / engine, ratio of medians")
-    print(fmt2.format("backend", "step", "engine ms", "API ms", "API/engine"))
-    for backend in results:
-        for step in STEPS + ("all steps",):
-            e, a = medians[backend, "engine", step], medians[backend, "API", step]
-            print(fmt2.format(backend, step, f"{e:.2f}", f"{a:.2f}", f"{a / e:.2f}x"))
-
-    fmt3 = "{:<21} | {:>10} | {:>10} | {:>10} | {:>9} | {:>9} | {:>9} | {:>9}"
-    print(f"\nTable 3 - serialization of one instance (median of {args.reps}; full = SpiffWorkflow "
-          "serialize_json / deserialize_json, spec-less = engine.serialization with cached spec)")
-    print(fmt3.format("state", "full B", "full cmp B", "spec-less B", "dump full", "dump less",
-                      "load full", "load less"))
-    for row in ser_rows:
-        print(fmt3.format(*row))
+                ms = [sum(t for t, _ in f) if j == 3 else f[j][0] for f in filings]
+                med[backend, path, step] = m = statistics.median(ms)
+                p95 = statistics.quantiles(ms, n=20, method="inclusive")[18]
+                size = "-" if j == 3 else round(statistics.median(len(f[j][1].encode()) for f in filings))
+                rows.append((backend, path, step, len(ms), f"{m:.2f}", f"{p95:.2f}", size))
+    table("Table 1 - one step = one transaction; inst bytes = stored serialized instance after the step (median)",
+          ("backend", "path", "step", "n", "median ms", "p95 ms", "inst bytes"), rows, left=3)
+    table("Table 2 - API / engine, ratio of medians", ("backend", "step", "engine ms", "API ms", "API/engine"),
+          [(b, st, f"{med[b, 'engine', st]:.2f}", f"{med[b, 'API', st]:.2f}", f"{med[b, 'API', st] / med[b, 'engine', st]:.2f}x")
+           for b in results for st in STEPS + ("all steps",)], left=2)
+    table(f"Table 3 - serialization of one instance, median of {args.reps} (full = SpiffWorkflow serialize_json / "
+          "deserialize_json; full cmp = same dict, compact UTF-8 JSON; less = engine.serialization, cached spec)",
+          ("state", "full B", "full cmp B", "spec-less B", "dump full", "dump less", "load full", "load less"),
+          ser_rows, left=1)
     print(f"\nwall time {perf_counter() - t_start:.1f} s")
 
 

@@ -76,6 +76,8 @@ def _inplace(op: str, x, y):
 
 def _compile(source: str, mode: str):
     tree = ast.parse(source, mode=mode)
+    if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree)):
+        raise ScriptRefused("流程脚本不允许 import，已拒绝执行")
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & _FORBIDDEN_NAMES
     if used:
         raise ScriptRefused("流程脚本使用了被禁止的名称，已拒绝执行：" + ", ".join(sorted(used)))

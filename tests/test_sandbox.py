@@ -1,0 +1,61 @@
+"""Restricted BPMN scripts: imports, dunder access and open are refused; runaway scripts stop."""
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import EngineError, ScriptRefused
+from engine.sandbox import RestrictedEnvironment
+from engine.services import SYSTEM
+from engine.specs import SpecRegistry
+
+PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="evil_{n}" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="script"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>{script}</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="script" />
+    <bpmn:sequenceFlow id="f2" sourceRef="script" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+EVIL = {
+    "import": "x = __import__('os').getcwd()",
+    "import_statement": "import os",
+    "dunder": "x = ().__class__.__base__.__subclasses__()",
+    "open": "x = open('/etc/passwd').read()",
+    "getattr": "x = getattr(1, 'real')",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EVIL))
+def test_a_bpmn_script_that_escapes_is_refused(runtime, tmp_path, name):
+    # rule ROLE-1
+    (tmp_path / f"evil_{name}.bpmn").write_text(PROCESS.format(n=name, script=EVIL[name]), encoding="utf-8")
+    registry = SpecRegistry([tmp_path])
+    with runtime.Session() as s:
+        registry.deploy(s)
+        s.commit()
+    from engine.runner import Runner
+
+    runner = Runner(registry, script_time_limit=1)
+    with runtime.Session() as s:
+        with pytest.raises(EngineError) as info:
+            runner.start(s, f"evil_{name}", SYSTEM, scope={})
+        s.rollback()
+    assert "流程脚本" in info.value.message
+
+
+def test_environment_refuses_and_stops_directly():
+    # rule ROLE-1
+    env = RestrictedEnvironment(time_limit=0.3)
+    for source in EVIL.values():
+        with pytest.raises(ScriptRefused):
+            env.execute(source, {})
+    with pytest.raises(ScriptRefused, match="超时"):
+        env.execute("n = 0\nwhile True:\n    n += 1", {})
+    data = {"a": 2}
+    env.execute("b = a * 3\nitems = [i for i in range(3)]", data)
+    assert data == {"a": 2, "b": 6, "items": [0, 1, 2]}
+    assert env.evaluate("decision == 'approve'", {"decision": "approve"}) is True
