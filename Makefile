@@ -12,7 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+MO := webapp/translations/en/LC_MESSAGES/messages.mo
+
+$(MO): webapp/translations/en/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -d webapp/translations
+
+setup: $(STAMP) $(MO)
 
 # Debian packages the tests and PDFs need: Chromium (browser tests), poppler-utils
 # (pdftotext), a CJK font. Installed only when missing and only where we are root.
@@ -29,10 +34,10 @@ system-deps:
 	  else echo "WARNING: missing$$missing and not root; install them with apt-get"; fi; \
 	fi
 
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	$(BIN)/gradflow run
 
-test: $(STAMP) system-deps test-sqlite test-postgresql
+test: $(STAMP) $(MO) system-deps test-sqlite test-postgresql
 
 test-sqlite: $(STAMP)
 	GRADFLOW_TEST_DB=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,6 +1,6 @@
 """Cost of ONE STEP (one user-task completion = one transaction) of destination_filing.
 
-Usage: .venv/bin/python bench/step_cost.py [--n 200] [--reps 50]   (tables explained in bench/README.md)
+Usage: .venv/bin/python bench/step_cost.py [--n 200] [--reps 50]   (tables: see bench/README.md)
 Per backend (SQLite temp file; PostgreSQL scratch database, skipped if unreachable) N filings run
 end to end through the bare domain/engine calls and through the real Flask API over loopback.
 """
@@ -12,9 +12,9 @@ import logging
 import os
 import platform
 import statistics
-import timeit
 import tempfile
 import threading
+import timeit
 import uuid
 from datetime import date, timedelta
 from importlib.metadata import version
@@ -40,18 +40,13 @@ from gradflow.runtime import build_runtime
 PG_ADMIN = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_DB = "gradflow_bench"
 STEPS = ("submit", "dept approve", "school approve")
-REVIEWS = (("dept", "Department"), ("school", "School"))
-API_BODY = {"dest_type": "freelance", "note": "bench"}  # what the API form turns into CLEAN
+REVIEWS = (("dept", "Department"), ("school", "School"))  # reviewer username, work-item role
+API_BODY = {"dest_type": "freelance", "note": "bench"}  # what DestinationForm turns into CLEAN
 CLEAN = {"dest_type": "freelance", "fields": {"note": "bench"}, "attachment_ids": []}
-WARMUP = 5  # filings per path run first and not recorded (spec parse, pools, caches)
+WARMUP = 5  # filings per path run first and not recorded (spec parse, connection pool, caches)
 
 
-def ms_since(t0: float) -> float:
-    return (perf_counter() - t0) * 1000
-
-
-def table(title: str, header: tuple, rows: list, left: int) -> None:
-    """Print rows aligned: the first `left` columns left-justified, the rest right-justified."""
+def table(title: str, header: tuple, rows: list, left: int) -> None:  # first `left` columns left-aligned
     cells = [[str(c) for c in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print(f"\n{title}")
@@ -63,7 +58,7 @@ def setup(url: str, var_dir: Path, graduates: int):
     migrate(url)
     rt = build_runtime(Settings(database_url=url, secret_key=uuid.uuid4().hex, var_dir=var_dir))
     rt.deploy()
-    # Setup only: a cheap hash keeps N token logins fast; tokens (sha256) are what the timed calls use.
+    # Setup only: a cheap hash keeps N token logins fast; the timed calls authenticate by token.
     cheap = generate_password_hash(seed.DEMO_PASSWORD, method="pbkdf2:sha256:1000")
     with rt.Session() as s:
         school = seed.make_school(s, seed.make_province(s))
@@ -71,9 +66,10 @@ def setup(url: str, var_dir: Path, graduates: int):
         seed.make_account(s, "dept", "department", "院系审核员", school_id=school.id, department_id=dept.id)
         seed.make_account(s, "school", "school", "学校就业部门", school_id=school.id)
         for i in range(graduates):  # one graduate per filing: each may have only one open filing
-            idn = seed.id_number(birth=(date(2003, 1, 1) + timedelta(days=i // 1000)).strftime("%Y%m%d"), seq=i)
-            grad = seed.make_graduate(s, school, dept, name=f"毕业生{i}", id_number=idn)
-            s.add(Account(username=f"g{i}", role="graduate", display_name=grad.name, password_hash=cheap,
+            birth = (date(2003, 1, 1) + timedelta(days=i // 1000)).strftime("%Y%m%d")
+            idn = seed.id_number(birth=birth, seq=i)  # unique 身份证号 (seq alone wraps at 1000)
+            seed.make_graduate(s, school, dept, name=f"毕业生{i}", id_number=idn)
+            s.add(Account(username=f"g{i}", role="graduate", display_name=f"毕业生{i}", password_hash=cheap,
                           id_number=idn))
         s.commit()
     return rt
@@ -84,31 +80,31 @@ def stored(rt, instance_id: int) -> str:
         return s.get(ProcessInstance, instance_id).serialized
 
 
-def engine_step(rt, fn):  # one request-like transaction: begin (SQLite write lock), act, commit
+def step(rt, fn):  # one request-like transaction: begin (SQLite write lock), act, commit
     t0 = perf_counter()
     with rt.Session() as s:
         s.connection(execution_options={"sqlite_immediate": True})
         inst = fn(s)
         s.commit()
-    return ms_since(t0), inst.id, inst.serialized
+    return (perf_counter() - t0) * 1000, inst.id, inst.serialized
 
 
 def run_engine(rt, users: list[str]) -> list[list[tuple[float, str]]]:
-    """Per filing: [(ms, serialized after the step)] for submit, dept approve, school approve."""
-    with rt.Session() as s:  # actors and work-item lookups are outside the timed steps
+    """Per filing: [(ms, serialized instance after the step)] for submit, dept approve, school approve."""
+    with rt.Session() as s:  # actors and work-item lookups stay outside the timed steps
         actor = {u: actor_for(s, s.scalar(select(Account).where(Account.username == u)))
                  for u in [*users, *(name for name, _ in REVIEWS)]}
     results = []
     for user in users:
         grad = actor[user]
-        ms, iid, ser = engine_step(rt, lambda s: filing.start_filing(s, rt.runner, grad,
-                                                                     s.get(Graduate, grad.graduate_id), CLEAN))
+        ms, iid, ser = step(rt, lambda s: filing.start_filing(
+            s, rt.runner, grad, s.get(Graduate, grad.graduate_id), CLEAN))
         row = [(ms, ser)]
         for name, role in REVIEWS:
             with rt.Session() as s:
-                wid = s.scalar(select(WorkItem.id).where(WorkItem.instance_id == iid, WorkItem.state == "open",
-                                                         WorkItem.role == role))
-            ms, _, ser = engine_step(rt, lambda s: filing.review(s, rt.runner, actor[name], wid, "approve", ""))
+                wid = s.scalar(select(WorkItem.id).where(
+                    WorkItem.instance_id == iid, WorkItem.state == "open", WorkItem.role == role))
+            ms, _, ser = step(rt, lambda s: filing.review(s, rt.runner, actor[name], wid, "approve", ""))
             row.append((ms, ser))
         results.append(row)
     return results
@@ -126,7 +122,7 @@ def run_api(rt, users: list[str]) -> list[list[tuple[float, str]]]:
     def call(method: str, path: str, headers: dict, body: dict | None = None) -> tuple[float, dict]:
         t0 = perf_counter()
         r = http.request(method, base + path, json=body, headers=headers)
-        ms = ms_since(t0)
+        ms = (perf_counter() - t0) * 1000
         if r.status_code >= 300:
             raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:300]}")
         return ms, r.json()
@@ -160,14 +156,14 @@ def serialization_rows(rt, texts: list[str], reps: int) -> list[tuple]:
     with rt.Session() as s:
         loaded = rt.registry.load(s, rt.registry.latest_version_id(s, filing.PROCESS_ID))
 
-    def timed(fn) -> str:  # one call per sample, garbage collector left on as in the steps
+    def timed(fn) -> str:  # one call per sample; garbage collector left on, as in the steps
         return f"{statistics.median(timeit.Timer(fn, 'gc.enable()').repeat(reps, 1)) * 1000:.2f}ms"
 
     rows = []
     for state, spec_less in zip(STEPS, texts):
         wf = load_workflow(spec_less, loaded.spec, loaded.subprocess_specs)
         full = ser.serialize_json(wf)
-        compact = json.dumps(json.loads(full), ensure_ascii=False, separators=(",", ":"))  # same encoding as ours
+        compact = json.dumps(json.loads(full), ensure_ascii=False, separators=(",", ":"))  # our encoding
         rows.append((f"after {state}", len(full.encode()), len(compact.encode()), len(spec_less.encode()),
                      timed(lambda: ser.serialize_json(wf)), timed(lambda: dump_workflow(wf)),
                      timed(lambda: ser.deserialize_json(full)),
@@ -213,11 +209,12 @@ def main() -> None:
     args = ap.parse_args()
     t_start = perf_counter()
     print(f"python {platform.python_version()}, SpiffWorkflow {version('SpiffWorkflow')}, SQLAlchemy "
-          f"{version('sqlalchemy')}, cpus {len(os.sched_getaffinity(0))}, n={args.n} (+{WARMUP} warm-up per path)")
+          f"{version('sqlalchemy')}, cpus {len(os.sched_getaffinity(0))}, n={args.n} +{WARMUP} warm-up/path")
     results = {}
     with tempfile.TemporaryDirectory(prefix="gradflow_bench_") as tmp:
         tmp = Path(tmp)
-        results["sqlite"], ser_rows = bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", tmp, args.n, args.reps)
+        results["sqlite"], ser_rows = bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", tmp, args.n,
+                                                    args.reps)
         pg = pg_scratch_url()
         if pg:
             try:
@@ -225,23 +222,25 @@ def main() -> None:
             finally:
                 pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
 
-    rows, med = [], {}
+    rows, med, all_steps = [], {}, STEPS + ("all steps",)
     for backend, paths in results.items():
         for path, filings in paths.items():
-            for j, step in enumerate(STEPS + ("all steps",)):
+            for j, label in enumerate(all_steps):
                 ms = [sum(t for t, _ in f) if j == 3 else f[j][0] for f in filings]
-                med[backend, path, step] = m = statistics.median(ms)
+                med[backend, path, label] = m = statistics.median(ms)
                 p95 = statistics.quantiles(ms, n=20, method="inclusive")[18]
                 size = "-" if j == 3 else round(statistics.median(len(f[j][1].encode()) for f in filings))
-                rows.append((backend, path, step, len(ms), f"{m:.2f}", f"{p95:.2f}", size))
-    table("Table 1 - one step = one transaction; inst bytes = stored serialized instance after the step (median)",
+                rows.append((backend, path, label, len(ms), f"{m:.2f}", f"{p95:.2f}", size))
+    table("Table 1 - one step = one transaction; inst bytes = stored serialized instance after the step",
           ("backend", "path", "step", "n", "median ms", "p95 ms", "inst bytes"), rows, left=3)
-    table("Table 2 - API / engine, ratio of medians", ("backend", "step", "engine ms", "API ms", "API/engine"),
-          [(b, st, f"{med[b, 'engine', st]:.2f}", f"{med[b, 'API', st]:.2f}", f"{med[b, 'API', st] / med[b, 'engine', st]:.2f}x")
-           for b in results for st in STEPS + ("all steps",)], left=2)
-    table(f"Table 3 - serialization of one instance, median of {args.reps} (full = SpiffWorkflow serialize_json / "
-          "deserialize_json; full cmp = same dict, compact UTF-8 JSON; less = engine.serialization, cached spec)",
-          ("state", "full B", "full cmp B", "spec-less B", "dump full", "dump less", "load full", "load less"),
+    ratios = [(b, st, f"{med[b, 'engine', st]:.2f}", f"{med[b, 'API', st]:.2f}",
+               f"{med[b, 'API', st] / med[b, 'engine', st]:.2f}x") for b in results for st in all_steps]
+    table("Table 2 - API / engine, ratio of medians",
+          ("backend", "step", "engine ms", "API ms", "API/engine"), ratios, left=2)
+    table(f"Table 3 - serializing one instance, median of {args.reps}: full = SpiffWorkflow serialize_json/"
+          "deserialize_json,\n  full cmp = same JSON re-encoded compact UTF-8, less = engine.serialization "
+          "(spec-less, cached spec)",
+          ("state", "full B", "full cmp B", "less B", "dump full", "dump less", "load full", "load less"),
           ser_rows, left=1)
     print(f"\nwall time {perf_counter() - t_start:.1f} s")
 

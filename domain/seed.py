@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,9 +15,11 @@ DEMO_PASSWORD = "demo1234"
 _seq = itertools.count(1)
 
 
-def id_number(birth: str = "20030115", area: str = "350203", seq: int | None = None) -> str:
-    """A 身份证号 with a correct GB 11643 check digit."""
-    body = f"{area}{birth}{(seq if seq is not None else next(_seq)) % 1000:03d}"
+def id_number(area: str = "350203", seq: int | None = None) -> str:
+    """A 身份证号 with a correct GB 11643 check digit, distinct for every seq."""
+    n = seq if seq is not None else next(_seq)
+    birth = (date(2003, 1, 1) + timedelta(days=n // 1000)).strftime("%Y%m%d")
+    body = f"{area}{birth}{n % 1000:03d}"
     return body + ric.calc_check_digit(body)
 
 
@@ -58,7 +61,7 @@ def make_graduate(session: Session, school: School, department: Department, *, n
         gender="男", ethnicity="汉族", political_status="共青团员", training_mode="非定向",
         origin_code="350203", origin_name="福建省厦门市思明区", enrolled_on="202209", graduates_on="202606",
         student_no=f"2022{n:06d}", major="计算机科学与技术", duration="4", archive_in_school=True,
-        hukou_in_school=True, email=f"grad{n}@example.edu.cn", phone=f"1380000{n:04d}",
+        hukou_in_school=True, email=f"grad{n}@example.edu.cn", phone=f"138{n:08d}",
     )
     fields.update(kw)
     graduate = Graduate(school_id=school.id, department_id=department.id, **fields)

@@ -119,3 +119,14 @@ def test_csrf_is_required_on_forms(runtime, world, make_graduate):
     assert resp.status_code == 400
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(ProcessInstance)) == 0
+
+
+def test_english_is_available(app, world, make_graduate, client_for):
+    # rule GRAD-3
+    make_graduate("g1")
+    client = client_for("g1")
+    client.post("/graduate/destination/new", data={"dest_type": "job_seeking"})
+    text = client.get("/graduate/destination?lang=en").get_data(as_text=True)
+    assert "Records" in text and "Awaiting department review" in text
+    assert "Log in" in app.test_client().get("/login?lang=en").get_data(as_text=True)
+    assert "登录" in app.test_client().get("/login").get_data(as_text=True)  # Chinese by default

@@ -52,7 +52,7 @@ def _authenticate():
 def body() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ValidationFailed("请求体必须是 JSON 对象")
+        raise EngineError("请求体必须是 JSON 对象")
     return data
 
 
