@@ -142,3 +142,12 @@ def test_empty_skipped_and_custom_message():
 
     form = G(formdata=MultiDict({"m": "123"}))
     assert not form.validate() and form.errors == {"m": ["自定义"]}
+
+
+def test_seeded_id_numbers_are_valid_and_distinct():
+    # rule DICT-3
+    from domain.seed import id_number
+
+    numbers = [id_number(seq=i) for i in range(0, 5000, 13)]
+    assert len(set(numbers)) == len(numbers)
+    assert all(is_valid_id_number(n) for n in numbers)
