@@ -60,6 +60,7 @@ def actor_for(session: Session, account: Account) -> Actor:
         school_id=graduate.school_id if graduate else account.school_id,
         department_id=graduate.department_id if graduate else account.department_id,
         graduate_id=graduate.id if graduate else None,
+        employer_id=account.employer_id,
         province_id=account.province_id,
     )
 

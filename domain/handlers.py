@@ -118,3 +118,6 @@ def notify_review_result(ctx: StepContext, task_spec, data: dict) -> None:
 @notify.outbox.sender("test.ping")
 def deliver_test_ping(row) -> None:
     notify._spool("ping", row)
+
+
+from domain import signing_handlers  # noqa: E402,F401 - registers the agreement processes' handlers

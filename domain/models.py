@@ -99,6 +99,7 @@ class Account(Timestamped, Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     # A graduate logs in as a person (身份证号); the cohort record is looked up at login.
     id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"))
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(5), default="zh")
@@ -177,3 +178,109 @@ class AccessLog(Base):
     path: Mapped[str] = mapped_column(String(300))
     reason: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Employer(Timestamped, Base):
+    """A registered organisation (用人单位), identified by its 统一社会信用代码."""
+
+    __tablename__ = "employer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    nature: Mapped[str] = mapped_column(String(10))  # 单位性质 code (DICT-2)
+    industry: Mapped[str] = mapped_column(String(4))  # GB/T 4754 section
+    division_code: Mapped[str] = mapped_column(String(6))  # GB/T 2260
+    address: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(20))  # 座机
+    mobile: Mapped[str] = mapped_column(String(11))
+    email: Mapped[str | None] = mapped_column(String(100))
+
+
+class Agreement(Timestamped, Base):
+    """An employment agreement (就业协议) in any of its ways: online, offline e-agreement, paper.
+
+    Status: invited → accepted → signed (or refused / expired / rejected / void);
+    signed → terminated. The process instance that created it carries its steps.
+    """
+
+    __tablename__ = "agreement"
+    __table_args__ = (Index("ix_agreement_graduate_status", "graduate_id", "status"),
+                      Index("ix_agreement_employer_graduate", "employer_id", "graduate_id", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    graduate_id: Mapped[int] = mapped_column(ForeignKey("graduate.id"))
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"))  # None: offline/paper
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # online | offline | paper
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)  # ONL-1 / OFF-1 fields
+    attachment_ids: Mapped[list] = mapped_column(JSON, default=list)  # stamped agreement images
+    agreement_no: Mapped[str | None] = mapped_column(String(19), unique=True)  # AGR-1
+    agreement_type: Mapped[str] = mapped_column(String(20), default="three_party")  # MOD-3 at signing
+    answer_deadline: Mapped[datetime | None] = mapped_column(DateTime)  # ONL-2 应约截止时间 (UTC)
+    # ONL-5: "employer:graduate" while the invitation is open; unique, so a second open one cannot exist.
+    open_invite_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # ONL-3: the graduate's id while this agreement is accepted, under review or signed; unique.
+    active_key: Mapped[int | None] = mapped_column(Integer, unique=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    terminated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class AgreementSequence(Base):
+    """AGR-1: one counter per (year, province); taken with a row lock so numbers never repeat."""
+
+    __tablename__ = "agreement_sequence"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    province_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Termination(Timestamped, Base):
+    """A termination request (TRM online, OFT offline) of one agreement."""
+
+    __tablename__ = "termination"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # online | offline
+    initiator: Mapped[str] = mapped_column(String(10))  # graduate | employer
+    reason: Mapped[str] = mapped_column(String(50))
+    explanation: Mapped[str] = mapped_column(String(200), default="")
+    attachment_ids: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open|approved|refused|rejected|withdrawn
+    # TRM-4: set while open; the unique key allows one open termination per agreement.
+    open_key: Mapped[int | None] = mapped_column(Integer, unique=True)
+
+
+class AssistLink(Base):
+    """OFF-3: a one-time, expiring link for the employer to upload the stamped agreement."""
+
+    __tablename__ = "assist_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
+    work_item_id: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AgreementDocument(Base):
+    """Cached e-agreement PDF (DOC-1), keyed by content: re-rendered when fields or template change."""
+
+    __tablename__ = "agreement_document"
+    __table_args__ = (UniqueConstraint("agreement_id", "content_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
+    content_key: Mapped[str] = mapped_column(String(64))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    rendered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    render_ms: Mapped[int] = mapped_column(Integer, default=0)

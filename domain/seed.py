@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from domain.accounts import hash_password
 from domain.models import Account, Department, Graduate, Province, School
@@ -94,7 +94,30 @@ def seed_demo(session: Session) -> bool:
     make_graduate(session, school, econ, name="王五", username="wangwu")
     make_graduate(session, school, econ, name="赵六", username="zhaoliu", training_mode="定向",
                   directed_unit="福建省漳州市教育局")
+    make_employer(session, "厦门星海科技有限公司", username="employer")
     # GRAD-2: an account whose basic information the school never uploaded.
     make_account(session, "nobasic", "graduate", "钱七", id_number=id_number(seq=999))
     session.flush()
     return True
+
+
+def credit_code(seq: int) -> str:
+    """A 统一社会信用代码 with a correct GB 32100 check character."""
+    body = f"91350200MA{seq:07d}"
+    return body + uscc.calc_check_digit(body)
+
+
+def make_employer(session: Session, name: str = "厦门星海科技有限公司", username: str | None = None, **kw):
+    from domain.models import Employer
+
+    n = next(_seq)
+    fields = dict(name=name, credit_code=credit_code(n), nature="50", industry="I", division_code="350203",
+                  address="厦门市思明区软件园二期", contact="陈经理", phone="0592-1234567", mobile=f"139{n:08d}",
+                  email=f"hr{n}@example.com")
+    fields.update(kw)
+    employer = Employer(**fields)
+    session.add(employer)
+    session.flush()
+    if username:
+        make_account(session, username, "employer", name, employer_id=employer.id)
+    return employer

@@ -320,6 +320,23 @@ class Runner:
         self._flush(session)
         return instance
 
+    def save_draft(self, session: Session, work_item_id: int, actor: services.Actor, data: dict) -> ProcessInstance:
+        """Keep data on an open task without completing it (a draft); versioned like any step."""
+        with conflicts_as_409():
+            item = self.open_work_item(session, work_item_id, actor)
+            if item.state != "open":
+                raise Conflict("该事项已被处理，请刷新后查看最新状态")
+            instance, workflow, task = self.task_for(session, item)
+            if task is None or not task.has_state(TaskState.READY):
+                raise Conflict("该事项已被处理，请刷新后查看最新状态")
+            task.data.update(copy.deepcopy(data))
+            self._save(session, instance, workflow)
+            session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="draft",
+                                   task_name=item.task_name, task_title=item.title, data_after=copy.deepcopy(data),
+                                   status_label=instance.status_label))
+            self._flush(session)
+            return instance
+
     def send_message(self, session: Session, instance: ProcessInstance, name: str, actor: services.Actor,
                      payload: dict | None = None) -> ProcessInstance:
         with conflicts_as_409():

@@ -231,3 +231,24 @@ def open_items(runtime, instance_id: int, role: str | None = None):
 
 
 FREELANCE = {"dest_type": "freelance", "fields": {"note": "自由撰稿"}, "attachment_ids": []}
+
+
+@pytest.fixture
+def make_employer(runtime, world):
+    from domain import seed
+
+    def make(username: str, name: str = "厦门星海科技有限公司", **kw):
+        with runtime.Session() as s:
+            employer = seed.make_employer(s, name, username=username, **kw)
+            s.commit()
+            return employer
+
+    return make
+
+
+TERMS = {"job_category": "13", "job_category_name": "工程技术人员", "position": "软件工程师", "work_place": "厦门市",
+         "salary_regular": 12000, "trial_months": 3, "salary_trial": 10000, "penalty": 5000,
+         "archive_type": "签约单位接收", "hukou_type": "签约单位接收", "supplement": "包食宿"}
+OFFLINE = {**TERMS, "employer_name": "福州海峡贸易有限公司", "credit_code": "91350200MA0000001W", "nature": "56",
+           "nature_name": "其他企业", "industry": "F", "industry_name": "批发和零售业", "employer_address": "福州市鼓楼区",
+           "contact": "林女士", "landline": "", "mobile": "13912345678", "email": ""}

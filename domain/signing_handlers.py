@@ -1,0 +1,275 @@
+"""Service-task handlers of the agreement processes (ONL, TRM, OFF, OFT, PAP)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from domain import agreements as rules
+from domain import notify
+from domain.models import Account, Agreement, Employer, Message, Termination
+from engine.errors import Conflict, NotFound
+from engine.models import ProcessInstance
+from engine.services import StepContext, service
+
+from gradflow.db import utcnow
+
+
+def agreement_of(ctx: StepContext) -> Agreement:
+    row = ctx.session.scalar(select(Agreement).where(Agreement.instance_id == ctx.instance.id))
+    if row is None:
+        raise NotFound("协议不存在")
+    return row
+
+
+def termination_of(ctx: StepContext) -> Termination:
+    row = ctx.session.scalar(select(Termination).where(Termination.instance_id == ctx.instance.id))
+    if row is None:
+        raise NotFound("解约申请不存在")
+    return row
+
+
+def notify_employer(ctx: StepContext, employer_id: int | None, title: str, body: str = "") -> None:
+    if employer_id is None:
+        return
+    for account in ctx.session.scalars(select(Account).where(Account.employer_id == employer_id)):
+        ctx.session.add(Message(account_id=account.id, title=title, body=body, instance_id=ctx.instance.id))
+    employer = ctx.session.get(Employer, employer_id)
+    if employer is not None and employer.mobile:
+        ctx.emit("notify.sms", {"to": employer.mobile, "title": title, "body": body})
+
+
+def _render_later(ctx: StepContext, agreement: Agreement) -> None:
+    ctx.emit("agreement.render_pdf", {"agreement_id": agreement.id})
+
+
+# -- online signing -----------------------------------------------------------
+@service("agreement.invite")
+def invite(ctx: StepContext, data: dict, params: dict):
+    deadline = datetime.fromisoformat(data["answer_deadline"]).astimezone(timezone.utc).replace(tzinfo=None)
+    agreement = Agreement(graduate_id=ctx.instance.graduate_id, employer_id=ctx.instance.employer_id,
+                          instance_id=ctx.instance.id, kind="online", status="invited",
+                          fields=dict(data.get("invitation") or {}), answer_deadline=deadline)
+    ctx.session.add(agreement)
+    rules.open_invitation(ctx.session, agreement)  # ONL-5
+    employer = ctx.session.get(Employer, ctx.instance.employer_id)
+    notify.notify_graduate(ctx, f"新的签约邀请：{employer.name}",
+                           f"职位：{agreement.fields.get('position', '')}，请在应约截止时间前回应。")  # NOTE-1
+    return {"agreement_id": agreement.id}
+
+
+@service("agreement.accept")
+def accept(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    if agreement.answer_deadline and utcnow() > agreement.answer_deadline:
+        raise Conflict("已超过应约截止时间，该签约邀请已失效")  # ONL-2
+    rules.claim_agreement(ctx.session, agreement)  # ONL-3
+    rules.close_invitation(agreement)
+    agreement.status = "accepted"
+    notify_employer(ctx, agreement.employer_id, f"毕业生已接受签约邀请：{ctx.instance.subject_name}")
+    return None
+
+
+@service("agreement.refuse")
+def refuse(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    if agreement.answer_deadline and utcnow() > agreement.answer_deadline:
+        raise Conflict("已超过应约截止时间，该签约邀请已失效")
+    rules.close_invitation(agreement)
+    agreement.status = "refused"
+    agreement.failure_reason = "学生已拒绝签约"
+    notify_employer(ctx, agreement.employer_id, f"毕业生已拒绝签约邀请：{ctx.instance.subject_name}")
+    return None
+
+
+@service("agreement.expire")
+def expire(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    rules.close_invitation(agreement)
+    agreement.status = "expired"
+    agreement.failure_reason = "签约邀请逾期未回应"
+    notify_employer(ctx, agreement.employer_id, f"签约邀请已逾期失效：{ctx.instance.subject_name}")
+    return None
+
+
+@service("agreement.sign")
+def sign(ctx: StepContext, data: dict, params: dict):
+    """ONL-6 / OFF-4 / PAP-2: signed; the 协议编号 is assigned now (AGR-1)."""
+    agreement = agreement_of(ctx)
+    if agreement.kind == "paper":
+        agreement.fields = dict((data.get("application") or {}).get("fields") or agreement.fields)
+    province = rules.graduate_province_code(ctx.session, agreement.graduate_id)
+    from domain.models import Graduate
+
+    graduate = ctx.session.get(Graduate, agreement.graduate_id)
+    agreement.agreement_type = graduate.school.province.agreement_type  # MOD-3, fixed at signing
+    rules.claim_effective(ctx.session, agreement.graduate_id, "agreement", agreement.id)  # DST-4
+    agreement.agreement_no = rules.next_agreement_no(ctx.session, province)
+    agreement.status = "signed"
+    agreement.signed_at = utcnow()
+    if agreement.kind != "paper":
+        _render_later(ctx, agreement)
+    notify_employer(ctx, agreement.employer_id, f"签约完成：{ctx.instance.subject_name}",
+                    f"协议编号 {agreement.agreement_no}")
+    return {"agreement_no": agreement.agreement_no}
+
+
+@service("agreement.reject")
+def reject(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    rules.release_agreement(agreement)
+    agreement.status = "rejected"
+    agreement.failure_reason = data.get("reason") or "审核不通过"
+    notify_employer(ctx, agreement.employer_id, f"签约审核不通过：{ctx.instance.subject_name}", agreement.failure_reason)
+    return None
+
+
+# -- offline signing and paper registration -------------------------------------------
+def _upsert_agreement(ctx: StepContext, kind: str, status: str, fields: dict) -> Agreement:
+    agreement = ctx.session.scalar(select(Agreement).where(Agreement.instance_id == ctx.instance.id))
+    if agreement is None:
+        agreement = Agreement(graduate_id=ctx.instance.graduate_id, instance_id=ctx.instance.id, kind=kind)
+        ctx.session.add(agreement)
+        ctx.session.flush()
+        rules.claim_agreement(ctx.session, agreement)  # ONL-3 applies to every kind of agreement
+    agreement.fields = dict(fields)
+    agreement.status = status
+    ctx.instance.category = fields.get("employer_name", "")[:100]
+    return agreement
+
+
+@service("offline.submit")
+def offline_submit(ctx: StepContext, data: dict, params: dict):
+    _upsert_agreement(ctx, "offline", "agreement_review", (data.get("application") or {}).get("fields") or {})
+    return None
+
+
+@service("offline.agreement_approved")
+def offline_agreement_approved(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    agreement.fields = dict((data.get("application") or {}).get("fields") or agreement.fields)
+    agreement.status = "agreement_approved"  # OFF-2: the e-agreement can be downloaded
+    from domain.models import Graduate
+
+    agreement.agreement_type = ctx.session.get(Graduate, agreement.graduate_id).school.province.agreement_type
+    _render_later(ctx, agreement)
+    return None
+
+
+@service("offline.agreement_rejected")
+def offline_agreement_rejected(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    rules.release_agreement(agreement)
+    agreement.status = "void"
+    agreement.failure_reason = data.get("reason") or "就业协议审核不通过"
+    return None
+
+
+@service("offline.submit_stamped")
+def offline_submit_stamped(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    agreement.attachment_ids = list((data.get("application") or {}).get("stamped_ids") or [])
+    agreement.status = "signing_review"
+    return None
+
+
+@service("offline.signing_rejected")
+def offline_signing_rejected(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    rules.release_agreement(agreement)
+    agreement.status = "void"  # OFF-4: the graduate must fill the agreement again
+    agreement.failure_reason = data.get("reason") or "签约审核不通过"
+    return None
+
+
+@service("paper.submit")
+def paper_submit(ctx: StepContext, data: dict, params: dict):
+    app = data.get("application") or {}
+    agreement = _upsert_agreement(ctx, "paper", "review", app.get("fields") or {})
+    agreement.attachment_ids = list(app.get("attachment_ids") or [])
+    return None
+
+
+@service("paper.rejected")
+def paper_rejected(ctx: StepContext, data: dict, params: dict):
+    agreement = agreement_of(ctx)
+    rules.release_agreement(agreement)
+    agreement.status = "void"
+    agreement.failure_reason = data.get("reason") or "登记审核不通过"
+    return None
+
+
+# -- terminations -----------------------------------------------------------------
+@service("termination.open")
+def termination_open(ctx: StepContext, data: dict, params: dict):
+    """TRM-1: only an online-signed agreement; TRM-4: one at a time."""
+    info = data.get("termination") or {}
+    agreement = ctx.session.get(Agreement, info.get("agreement_id"))
+    if agreement is None or agreement.kind != "online" or agreement.status != "signed":
+        raise Conflict("只有线上签约且已生效的协议才能线上解约")
+    termination = Termination(agreement_id=agreement.id, instance_id=ctx.instance.id, kind="online",
+                              initiator=info.get("initiator", "graduate"), reason=info.get("reason", ""),
+                              explanation=info.get("explanation", ""))
+    ctx.session.add(termination)
+    rules.open_termination(ctx.session, termination)
+    title = f"解约申请：{ctx.instance.subject_name}"
+    if termination.initiator == "employer":
+        employer = ctx.session.get(Employer, agreement.employer_id)
+        notify.notify_graduate(ctx, f"用人单位发起解约申请：{employer.name}", info.get("explanation", ""))  # NOTE-1
+    else:
+        notify_employer(ctx, agreement.employer_id, title, info.get("explanation", ""))
+    return {"termination_id": termination.id}
+
+
+@service("termination.submit_offline")
+def termination_submit_offline(ctx: StepContext, data: dict, params: dict):
+    """OFT-1: for an agreement signed offline or registered from paper."""
+    app = data.get("application") or {}
+    termination = ctx.session.scalar(select(Termination).where(Termination.instance_id == ctx.instance.id))
+    if termination is None:
+        agreement = ctx.session.get(Agreement, app.get("agreement_id"))
+        if agreement is None or agreement.kind not in {"offline", "paper"} or agreement.status != "signed":
+            raise Conflict("只有线下签约或已登记的纸质协议才能申请线下解约")
+        termination = Termination(agreement_id=agreement.id, instance_id=ctx.instance.id, kind="offline",
+                                  initiator="graduate", reason="", explanation="")
+        ctx.session.add(termination)
+        rules.open_termination(ctx.session, termination)
+    termination.reason = app.get("reason", "")
+    termination.explanation = app.get("explanation", "")
+    termination.attachment_ids = list(app.get("attachment_ids") or [])
+    termination.status = "open"
+    return None
+
+
+@service("termination.refuse")
+def termination_refuse(ctx: StepContext, data: dict, params: dict):
+    termination = termination_of(ctx)
+    termination.status = "refused"
+    termination.open_key = None
+    return None
+
+
+@service("termination.approve")
+def termination_approve(ctx: StepContext, data: dict, params: dict):
+    """TRM-3 / OFT-2: terminated; the graduate may sign again or file another destination."""
+    termination = termination_of(ctx)
+    agreement = ctx.session.get(Agreement, termination.agreement_id)
+    agreement.status = "terminated"
+    agreement.terminated_at = utcnow()
+    rules.release_agreement(agreement)
+    rules.release_effective(ctx.session, agreement.graduate_id, "agreement", agreement.id)
+    termination.status = "approved"
+    termination.open_key = None
+    signing = ctx.session.get(ProcessInstance, agreement.instance_id)
+    if signing is not None:
+        signing.status_label = "已解约"  # the signing's record shows the agreement's end
+    notify_employer(ctx, agreement.employer_id, f"解约完成：{ctx.instance.subject_name}")
+    return None
+
+
+@service("termination.reject")
+def termination_reject(ctx: StepContext, data: dict, params: dict):
+    termination = termination_of(ctx)
+    termination.status = "rejected"  # the agreement stays valid
+    termination.open_key = None
+    return None

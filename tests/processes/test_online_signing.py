@@ -1,0 +1,257 @@
+"""Online signing (ONL), read like the guide: the employer invites, the graduate answers, two-level review."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from domain import signing
+from domain.models import Agreement, EffectiveDestination, Message
+from engine.errors import Conflict
+from engine.models import ProcessInstance
+from engine.timers import fire_due_timers
+from tests.conftest import TERMS, open_items
+
+
+def invite(runtime, step, actor, employer_user, graduate, days=7, now=None):
+    e = actor(employer_user)
+    return step(lambda s: signing.invite(s, runtime.runner, e, graduate.id, TERMS, days, now=now))
+
+
+def answer(runtime, step, actor, user, instance_id, how):
+    a = actor(user)
+    return step(lambda s: signing.answer_invitation(s, runtime.runner, a, instance_id, how))
+
+
+def review(runtime, step, actor, user, instance_id, decision, reason=""):
+    from domain import filing
+
+    a = actor(user)
+    item = open_items(runtime, instance_id, "Department" if user.startswith("dept") else "School")[0]
+    return step(lambda s: filing.review(s, runtime.runner, a, item.id, decision, reason))
+
+
+def agreement(runtime, instance_id) -> Agreement:
+    with runtime.Session() as s:
+        return s.scalar(select(Agreement).where(Agreement.instance_id == instance_id))
+
+
+def label(runtime, instance_id):
+    with runtime.Session() as s:
+        return s.get(ProcessInstance, instance_id).status_label
+
+
+def test_invite_accept_and_two_approvals_sign_with_a_number(runtime, world, make_graduate, make_employer, step, actor):
+    # rules ONL-1, ONL-2, ONL-6, AGR-1, DST-4, NOTE-1
+    grad = make_graduate("g1")
+    make_employer("hr")
+    inst = invite(runtime, step, actor, "hr", grad)
+    assert inst.status_label == "单位发起邀请 等待应约"
+    a = agreement(runtime, inst.id)
+    assert a.status == "invited" and a.fields["position"] == "软件工程师"
+    assert a.answer_deadline - datetime.utcnow() > timedelta(days=6, hours=23)
+    with runtime.Session() as s:
+        assert any("新的签约邀请" in m.title for m in s.scalars(select(Message)))
+    answer(runtime, step, actor, "g1", inst.id, "accept")
+    assert label(runtime, inst.id) == "等待院系审核"
+    review(runtime, step, actor, "dept_info", inst.id, "approve")
+    assert label(runtime, inst.id) == "等待学校审核"
+    review(runtime, step, actor, "school", inst.id, "approve")
+    assert label(runtime, inst.id) == "签约审核通过"
+    a = agreement(runtime, inst.id)
+    assert a.status == "signed" and a.signed_at is not None
+    assert len(a.agreement_no) == 19 and a.agreement_no.isdigit()
+    assert a.agreement_no[:4] == str(datetime.utcnow().year) and a.agreement_no[4:6] == "35"
+    with runtime.Session() as s:
+        eff = s.get(EffectiveDestination, grad.id)
+        assert eff.kind == "agreement" and eff.record_id == a.id
+
+
+def test_refusal_fails_the_signing_and_the_employer_may_invite_again(runtime, world, make_graduate, make_employer, step,
+                                                                      actor):
+    # rules ONL-2, ONL-5
+    grad = make_graduate("g1")
+    make_employer("hr")
+    inst = invite(runtime, step, actor, "hr", grad)
+    with pytest.raises(Conflict, match="不能重复邀请"):
+        invite(runtime, step, actor, "hr", grad)  # still open
+    answer(runtime, step, actor, "g1", inst.id, "refuse")
+    assert label(runtime, inst.id) == "学生已拒绝签约 签约失败"
+    assert agreement(runtime, inst.id).status == "refused"
+    again = invite(runtime, step, actor, "hr", grad)
+    assert again.status_label == "单位发起邀请 等待应约"
+
+
+def test_two_employers_may_invite_and_signing_does_not_stop_invitations(runtime, world, make_graduate, make_employer,
+                                                                        step, actor):
+    # rules ONL-3, ONL-4
+    grad = make_graduate("g1")
+    make_employer("hr")
+    make_employer("hr2", name="泉州某制造公司")
+    first = invite(runtime, step, actor, "hr", grad)
+    second = invite(runtime, step, actor, "hr2", grad)
+    answer(runtime, step, actor, "g1", first.id, "accept")
+    with pytest.raises(Conflict, match="只能查看"):
+        answer(runtime, step, actor, "g1", second.id, "accept")
+    assert label(runtime, second.id) == "单位发起邀请 等待应约"  # view-only, unchanged
+    review(runtime, step, actor, "dept_info", first.id, "approve")
+    review(runtime, step, actor, "school", first.id, "approve")
+    # ONL-4: a signed graduate can still be invited by others
+    make_employer("hr3", name="漳州某公司")
+    third = invite(runtime, step, actor, "hr3", grad)
+    assert third.status_label == "单位发起邀请 等待应约"
+    with pytest.raises(Conflict):
+        answer(runtime, step, actor, "g1", third.id, "accept")
+
+
+def test_school_rejection_fails_and_the_employer_invites_again(runtime, world, make_graduate, make_employer, step, actor):
+    # rules ONL-6, REV-4, ONL-3
+    grad = make_graduate("g1")
+    make_employer("hr")
+    inst = invite(runtime, step, actor, "hr", grad)
+    answer(runtime, step, actor, "g1", inst.id, "accept")
+    review(runtime, step, actor, "dept_info", inst.id, "approve")
+    review(runtime, step, actor, "school", inst.id, "reject", "岗位与专业不符")
+    assert label(runtime, inst.id) == "签约审核不通过（学校审核不通过）"
+    a = agreement(runtime, inst.id)
+    assert a.status == "rejected" and a.failure_reason == "岗位与专业不符" and a.agreement_no is None
+    again = invite(runtime, step, actor, "hr", grad)
+    answer(runtime, step, actor, "g1", again.id, "accept")  # the one-agreement claim was released
+    assert label(runtime, again.id) == "等待院系审核"
+
+
+def test_signing_review_offers_no_return(runtime, world, make_graduate, make_employer, step, actor):
+    # rules REV-1, ONL-6
+    from engine.errors import ValidationFailed
+
+    grad = make_graduate("g1")
+    make_employer("hr")
+    inst = invite(runtime, step, actor, "hr", grad)
+    answer(runtime, step, actor, "g1", inst.id, "accept")
+    with pytest.raises(ValidationFailed, match="不允许退回"):
+        review(runtime, step, actor, "dept_info", inst.id, "return", "改")
+
+
+def test_invitation_expires_when_the_timer_job_fires(runtime, world, make_graduate, make_employer, step, actor):
+    # rules ONL-2, ONL-5
+    grad = make_graduate("g1")
+    make_employer("hr")
+    # the employer invited a day and a bit ago with a one-day answer window: time has moved past the deadline
+    past = datetime.now(timezone.utc) - timedelta(days=1, seconds=-2)
+    inst = invite(runtime, step, actor, "hr", grad, days=1, now=past)
+    assert label(runtime, inst.id) == "单位发起邀请 等待应约"
+    with runtime.Session() as s:
+        assert s.get(ProcessInstance, inst.id).next_timer_at is not None
+    time.sleep(2.2)
+    with pytest.raises(Conflict, match="应约截止时间"):
+        answer(runtime, step, actor, "g1", inst.id, "accept")  # before the job runs, accepting is refused
+    assert fire_due_timers(runtime.Session, runtime.runner) == 1
+    assert label(runtime, inst.id) == "签约邀请逾期未回应 签约失败"
+    assert agreement(runtime, inst.id).status == "expired"
+    assert not open_items(runtime, inst.id)
+    again = invite(runtime, step, actor, "hr", grad)  # ONL-5: after an expiry it can invite again
+    assert again.status_label == "单位发起邀请 等待应约"
+
+
+def test_deadline_limits_only_the_answer_not_the_review(runtime, world, make_graduate, make_employer, step, actor):
+    # rule ONL-2
+    grad = make_graduate("g1")
+    make_employer("hr")
+    past = datetime.now(timezone.utc) - timedelta(days=1, seconds=-2)
+    inst = invite(runtime, step, actor, "hr", grad, days=1, now=past)
+    answer(runtime, step, actor, "g1", inst.id, "accept")
+    time.sleep(2.2)
+    assert fire_due_timers(runtime.Session, runtime.runner) == 0
+    review(runtime, step, actor, "dept_info", inst.id, "approve")
+    review(runtime, step, actor, "school", inst.id, "approve")
+    assert label(runtime, inst.id) == "签约审核通过"
+
+
+def test_accepting_two_invitations_at_the_same_instant_gives_one_agreement(runtime, world, make_graduate, make_employer,
+                                                                           step, actor):
+    # rule ONL-3
+    grad = make_graduate("g1")
+    make_employer("hr")
+    make_employer("hr2", name="泉州某制造公司")
+    invitations = [invite(runtime, step, actor, "hr", grad), invite(runtime, step, actor, "hr2", grad)]
+    g = actor("g1")
+    barrier = threading.Barrier(2)
+    results = []
+
+    def accept(instance_id):
+        with runtime.Session() as s:
+            barrier.wait()
+            try:
+                s.connection(execution_options={"sqlite_immediate": True})
+                signing.answer_invitation(s, runtime.runner, g, instance_id, "accept")
+                s.commit()
+                results.append("ok")
+            except Conflict as exc:
+                s.rollback()
+                results.append(exc.message)
+
+    threads = [threading.Thread(target=accept, args=(i.id,)) for i in invitations]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert sorted(r == "ok" for r in results) == [False, True], results
+    with runtime.Session() as s:
+        accepted = s.scalar(select(func.count()).select_from(Agreement).where(
+            Agreement.graduate_id == grad.id, Agreement.status == "accepted"))
+        assert accepted == 1
+
+
+def test_two_approvals_never_produce_the_same_number(runtime, world, make_graduate, make_employer, step, actor):
+    # rule AGR-1
+    make_employer("hr")
+    instances = []
+    for i in range(2):
+        grad = make_graduate(f"g{i}")
+        inst = invite(runtime, step, actor, "hr", grad)
+        answer(runtime, step, actor, f"g{i}", inst.id, "accept")
+        review(runtime, step, actor, "dept_info", inst.id, "approve")
+        instances.append(inst)
+    school = actor("school")
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def approve(instance_id):
+        from domain import filing
+
+        item = open_items(runtime, instance_id, "School")[0]
+        with runtime.Session() as s:
+            barrier.wait()
+            try:
+                s.connection(execution_options={"sqlite_immediate": True})
+                filing.review(s, runtime.runner, school, item.id, "approve", "")
+                s.commit()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=approve, args=(i.id,)) for i in instances]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert not errors, errors
+    numbers = [agreement(runtime, i.id).agreement_no for i in instances]
+    assert len(set(numbers)) == 2 and all(len(n) == 19 for n in numbers)
+    assert sorted(int(n[6:]) for n in numbers) == [1, 2]
+
+
+def test_directed_graduate_cannot_be_invited(runtime, world, make_graduate, make_employer, step, actor):
+    # rules GRAD-6, ONL-1
+    grad = make_graduate("d1", training_mode="定向", directed_unit="某单位")
+    make_employer("hr")
+    with pytest.raises(Conflict, match="定向/委培"):
+        invite(runtime, step, actor, "hr", grad)
+
+
+def test_graduate_with_an_effective_destination_cannot_accept(runtime, world, make_graduate, make_employer, step, actor):
+    # rule DST-4
+    grad = make_graduate("g1")
+    make_employer("hr")
+    step(lambda s: s.add(EffectiveDestination(graduate_id=grad.id, kind="destination", record_id=1)))
+    inst = invite(runtime, step, actor, "hr", grad)
+    with pytest.raises(Conflict, match="生效的毕业去向"):
+        answer(runtime, step, actor, "g1", inst.id, "accept")
