@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 FONT_NAME = "GradflowCJK"
 FONT_ENV = "GRADFLOW_CJK_FONT"
@@ -150,7 +150,7 @@ def _register_font() -> Path:
         if _registered != key:
             from reportlab.lib.fonts import addMapping
             from reportlab.pdfbase import pdfmetrics
-            from reportlab.pdfbase.ttfonts import TTFont, TTFError
+            from reportlab.pdfbase.ttfonts import TTFError, TTFont
             from xhtml2pdf import default as pisa_default
 
             try:
