@@ -116,8 +116,8 @@ def notify_review_result(ctx: StepContext, task_spec, data: dict) -> None:
 
 
 @notify.outbox.sender("test.ping")
-def deliver_test_ping(row) -> None:
+def deliver_test_ping(row, _sessions) -> None:
     notify._spool("ping", row)
 
 
-from domain import signing_handlers  # noqa: E402,F401 - registers the agreement processes' handlers
+from domain import agreement_pdf, signing_handlers  # noqa: E402,F401 - registers agreement handlers and senders

@@ -55,10 +55,10 @@ def _spool(channel: str, row) -> None:
 
 
 @outbox.sender("notify.email")
-def send_email(row) -> None:
+def send_email(row, _sessions) -> None:
     _spool("email", row)
 
 
 @outbox.sender("notify.sms")
-def send_sms(row) -> None:
+def send_sms(row, _sessions) -> None:
     _spool("sms", row)

@@ -6,14 +6,16 @@ from datetime import timedelta
 from typing import Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.models import OutboxMessage
 
 from gradflow.db import utcnow
 
 log = logging.getLogger(__name__)
-Sender = Callable[[OutboxMessage], None]
+# A sender gets the row and the deliverer's session: what it writes commits together with
+# the row's delivered mark, so a sender that writes to the database takes effect exactly once.
+Sender = Callable[[OutboxMessage, Session], None]
 _SENDERS: dict[str, Sender] = {}
 MAX_ATTEMPTS = 8
 
@@ -51,7 +53,8 @@ def deliver_pending(session_factory: sessionmaker, *, limit: int = 500) -> int:
             try:
                 if send is None:
                     raise LookupError(f"no sender for outbox kind {row.kind!r}")
-                send(row)
+                with session.begin_nested():
+                    send(row, session)
                 row.delivered_at = utcnow()
                 delivered += 1
             except Exception as exc:  # noqa: BLE001 - recorded on the row and retried

@@ -186,7 +186,7 @@ def test_outbox_delivery_is_idempotent_under_concurrent_deliverers(runtime):
     lock = threading.Lock()
 
     @outbox.sender(kind)
-    def record(row) -> None:
+    def record(row, _sessions) -> None:
         with lock:
             calls.append((row.id, threading.current_thread().name))
         time.sleep(0.01)  # a slow send keeps the row claimed while the other deliverer arrives

@@ -53,7 +53,9 @@ def test_changed_review_makes_new_versions_and_running_instances_keep_theirs(run
     with runtime.Session() as s:
         new_rows = registry.deploy(s)
         s.commit()
-    assert {r.process_id for r in new_rows} == {"destination_filing", "review"}  # the caller changes too
+    callers = {f.stem for f in tmp_path.glob("*.bpmn") if 'calledElement="review"' in f.read_text(encoding="utf-8")}
+    assert "destination_filing" in callers
+    assert {r.process_id for r in new_rows} == callers | {"review"}  # every caller changes too
     try:
         runtime.registry._latest.clear()
         fresh = _file(runtime, step, actor, "g2")
@@ -147,7 +149,7 @@ def test_outbox_retries_a_failing_sender_and_delivers_once(runtime, step):
     calls = []
 
     @outbox.sender("test.flaky")
-    def flaky(row):
+    def flaky(row, _sessions):
         calls.append(row.id)
         if len(calls) == 1:
             raise ConnectionError("短信网关超时")

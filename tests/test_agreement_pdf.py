@@ -1,0 +1,82 @@
+"""The e-agreement of a signed agreement: rendered by the outbox job, cached, readable in scope."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from sqlalchemy import func, select
+
+from domain import agreement_pdf
+from domain.models import Agreement, AgreementDocument
+from engine import outbox
+from engine.errors import Conflict, Forbidden
+from tests.conftest import require_service
+from tests.processes.test_agreement_lifecycle import signed_online
+from tests.processes.test_online_signing import agreement, invite
+
+
+def test_signed_agreement_pdf_names_the_parties_position_and_number(runtime, world, make_graduate, make_employer,
+                                                                    step, actor):
+    # rules DOC-1, AGR-1, ONL-6
+    if not shutil.which("pdftotext"):
+        require_service("pdftotext", "poppler-utils is not installed")
+    grad = make_graduate("g1", name="林小雨")
+    make_employer("hr", name="厦门星海科技有限公司")
+    a = signed_online(runtime, step, actor, "g1", grad)
+    assert outbox.deliver_pending(runtime.Session) >= 1  # the render job runs from the outbox
+    with runtime.Session() as s:
+        doc = s.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == a.id))
+        assert doc is not None and doc.pdf.startswith(b"%PDF")
+        text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=doc.pdf, capture_output=True,
+                              check=True).stdout.decode("utf-8")
+    for expected in ("林小雨", "厦门星海科技有限公司", "软件工程师", a.agreement_no):
+        assert expected in text, expected
+    # cached: delivering again renders nothing new
+    with runtime.Session() as s:
+        again = agreement_pdf.render_and_cache(s, a.id)
+        s.commit()
+        assert again.id == doc.id
+        assert s.scalar(select(func.count()).select_from(AgreementDocument)) == 1
+
+
+def test_pdf_is_readable_by_the_parties_and_reviewers_only(runtime, world, make_graduate, make_employer, step, actor):
+    # rules DOC-1, ROLE-1
+    grad = make_graduate("g1")
+    make_graduate("g2")
+    make_employer("hr")
+    make_employer("hr2", name="别家公司")
+    a = signed_online(runtime, step, actor, "g1", grad)
+    with runtime.Session() as s:
+        for user in ("g1", "hr", "dept_info", "school"):
+            assert agreement_pdf.readable(s, actor(user), a.id).id == a.id
+        for user in ("g2", "hr2", "dept_econ"):
+            with pytest.raises(Forbidden):
+                agreement_pdf.readable(s, actor(user), a.id)
+
+
+def test_no_download_before_approval(runtime, world, make_graduate, make_employer, step, actor):
+    # rule DOC-1
+    grad = make_graduate("g1")
+    make_employer("hr")
+    inst = invite(runtime, step, actor, "hr", grad)
+    a = agreement(runtime, inst.id)
+    with runtime.Session() as s:
+        with pytest.raises(Conflict):
+            agreement_pdf.readable(s, actor("g1"), a.id)
+
+
+def test_agreement_type_follows_the_province_setting(runtime, world, make_graduate, make_employer, step, actor):
+    # rules MOD-3, DOC-1
+    if not shutil.which("pdftotext"):
+        require_service("pdftotext", "poppler-utils is not installed")
+    step(lambda s: setattr(s.get(type(world.province), world.province.id), "agreement_type", "two_party"))
+    grad = make_graduate("g1")
+    make_employer("hr")
+    a = signed_online(runtime, step, actor, "g1", grad)
+    with runtime.Session() as s:
+        assert s.get(Agreement, a.id).agreement_type == "two_party"
+        doc = agreement_pdf.render_and_cache(s, a.id)
+        s.commit()
+        text = subprocess.run(["pdftotext", "-", "-"], input=doc.pdf, capture_output=True).stdout.decode()
+    assert "丙方" not in text and "鉴证" in text
