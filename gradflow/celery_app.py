@@ -53,3 +53,15 @@ def deliver_outbox_task() -> int:
     from engine.outbox import deliver_pending
 
     return deliver_pending(runtime().Session)
+
+
+@app.task(name="gradflow.render_agreement")
+def render_agreement_task(agreement_id: int) -> int:
+    """Render and cache one e-agreement now (the page asks when no cached copy exists)."""
+    from domain.agreement_pdf import render_and_cache
+
+    rt = runtime()
+    with rt.Session() as session:
+        doc = render_and_cache(session, agreement_id)
+        session.commit()
+        return doc.id
