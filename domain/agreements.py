@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from domain.models import Agreement, AgreementSequence, EffectiveDestination, Graduate, Termination
 from engine.errors import Conflict
-
 from gradflow.db import utcnow
 
 

@@ -209,7 +209,7 @@ def record_reviewer_edit(session: Session, instance: ProcessInstance, actor: Act
     ctx = StepContext(session=session, instance=instance, actor=actor)
     notify_graduate(ctx, f"{instance.title}：审核人员修改了你的登记信息", "请在登记记录中查看修改后的信息。")
     if instance.process_id == PROCESS_ID:
-        from domain.handlers import destination_record, apply_application
+        from domain.handlers import apply_application, destination_record
 
         record = destination_record(session, instance.id)
         if record is not None:

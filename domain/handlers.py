@@ -6,14 +6,12 @@ has the same handlers registered.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from domain import agreements as rules
 from domain import notify
-from domain.models import DestinationRecord, EffectiveDestination
-from engine.errors import Conflict
+from domain.models import DestinationRecord
 from engine.runner import props
 from engine.services import StepContext, on_task_completed, service
-
 from gradflow.db import utcnow
 
 DECISION_TEXT = {"approve": "审核通过", "return": "退回修改", "reject": "审核不通过"}
@@ -48,29 +46,11 @@ def destination_submit(ctx: StepContext, data: dict, params: dict):
     return {"record_id": record.id}
 
 
-def claim_effective(ctx: StepContext, kind: str, record_id: int) -> None:
-    """DST-4: claim the graduate's one effective destination, or refuse."""
-    graduate_id = ctx.instance.graduate_id
-    if ctx.session.get(EffectiveDestination, graduate_id) is not None:
-        raise Conflict("该毕业生已有生效的毕业去向（已签协议或已登记去向），不能同时生效两个去向")
-    try:
-        with ctx.session.begin_nested():
-            ctx.session.add(EffectiveDestination(graduate_id=graduate_id, kind=kind, record_id=record_id))
-    except IntegrityError as exc:
-        raise Conflict("该毕业生已有生效的毕业去向，不能同时生效两个去向") from exc
-
-
-def release_effective(ctx: StepContext, kind: str, record_id: int) -> None:
-    row = ctx.session.get(EffectiveDestination, ctx.instance.graduate_id)
-    if row is not None and row.kind == kind and row.record_id == record_id:
-        ctx.session.delete(row)
-
-
 @service("destination.activate")
 def destination_activate(ctx: StepContext, data: dict, params: dict):
     record = _record(ctx)
     apply_application(record, ctx.instance, data.get("application") or {})
-    claim_effective(ctx, "destination", record.id)
+    rules.claim_effective(ctx.session, ctx.instance.graduate_id, "destination", record.id)  # DST-4
     record.status = "effective"
     record.approved_at = utcnow()
     return {"record_id": record.id}
@@ -87,7 +67,7 @@ def destination_reject(ctx: StepContext, data: dict, params: dict):
 @service("destination.void")
 def destination_void(ctx: StepContext, data: dict, params: dict):
     record = _record(ctx)
-    release_effective(ctx, "destination", record.id)
+    rules.release_effective(ctx.session, ctx.instance.graduate_id, "destination", record.id)
     record.status = "voided"
     record.voided_at = utcnow()
     notify.notify_graduate(ctx, f"{ctx.instance.title}：已作废", "你已作废该毕业去向登记，可重新登记去向或签约。",

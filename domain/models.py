@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gradflow.db import Base, Timestamped, utcnow
@@ -284,3 +295,22 @@ class AgreementDocument(Base):
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     rendered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     render_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegisteredInfo(Timestamped, Base):
+    """A graduate's current archive (档案) or hukou (户口) information (ARC-7, ONL-7).
+
+    One active row per graduate and kind; it may come from an approved agreement,
+    a registration or the school directly. Older rows stay for history.
+    """
+
+    __tablename__ = "registered_info"
+    __table_args__ = (Index("ix_registered_info_graduate_kind", "graduate_id", "kind", "active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    graduate_id: Mapped[int] = mapped_column(ForeignKey("graduate.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # archive | hukou
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(20))  # agreement | registration | school
+    source_id: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -19,7 +19,6 @@ from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import ProcessInstance, WorkItem
 from engine.runner import Runner
 from engine.services import Actor
-
 from gradflow.db import utcnow
 
 ASSIST_LINK_DAYS = 7

@@ -11,7 +11,6 @@ from domain.models import Account, Agreement, Employer, Message, Termination
 from engine.errors import Conflict, NotFound
 from engine.models import ProcessInstance
 from engine.services import StepContext, service
-
 from gradflow.db import utcnow
 
 
@@ -109,9 +108,32 @@ def sign(ctx: StepContext, data: dict, params: dict):
     agreement.signed_at = utcnow()
     if agreement.kind != "paper":
         _render_later(ctx, agreement)
+    copy_transfer_info(ctx, agreement, graduate)
     notify_employer(ctx, agreement.employer_id, f"签约完成：{ctx.instance.subject_name}",
                     f"协议编号 {agreement.agreement_no}")
     return {"agreement_no": agreement.agreement_no}
+
+
+def copy_transfer_info(ctx: StepContext, agreement: Agreement, graduate) -> None:
+    """ONL-7 / ARC-7: archive and hukou details of an approved agreement go to those modules when open."""
+    from domain.models import RegisteredInfo
+
+    f = agreement.fields or {}
+    parts = {
+        "archive": {k: f[k] for k in ("archive_type", "archive_unit", "archive_address") if f.get(k)},
+        "hukou": {k: f[k] for k in ("hukou_type", "hukou_address") if f.get(k)},
+    }
+    open_modules = set(graduate.school.open_modules or []) & set(graduate.school.province.enabled_modules or [])
+    for kind, fields in parts.items():
+        if not fields or kind not in open_modules:
+            continue
+        if kind == "hukou" and not graduate.hukou_in_school:
+            continue  # MOD-5
+        for old in ctx.session.scalars(select(RegisteredInfo).where(
+                RegisteredInfo.graduate_id == graduate.id, RegisteredInfo.kind == kind, RegisteredInfo.active)):
+            old.active = False
+        ctx.session.add(RegisteredInfo(graduate_id=graduate.id, kind=kind, fields=fields, source="agreement",
+                                       source_id=agreement.id))
 
 
 @service("agreement.reject")

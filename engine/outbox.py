@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.models import OutboxMessage
-
 from gradflow.db import utcnow
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,6 @@ from engine.models import AuditEvent, ProcessInstance, WorkItem
 from engine.sandbox import RestrictedEnvironment, current_service_call
 from engine.serialization import dump_workflow, load_workflow
 from engine.specs import SpecRegistry
-
 from gradflow.db import utcnow
 
 ROLE_SCOPE = {

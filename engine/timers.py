@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.errors import EngineError
 from engine.models import ProcessInstance
 from engine.runner import Runner
-
 from gradflow.db import utcnow
 
 log = logging.getLogger(__name__)

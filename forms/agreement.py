@@ -3,7 +3,16 @@ agreements (OFF-1, PAP-1), terminations (TRM-1, OFT-1), answers and stamped uplo
 from __future__ import annotations
 
 from flask_wtf.file import MultipleFileField
-from wtforms import DateField, DecimalField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, Regexp
 
 from domain import dicts

@@ -31,8 +31,8 @@ app.conf.update(
 
 @lru_cache(maxsize=1)
 def runtime():
-    from gradflow.runtime import build_runtime
     from domain.notify import configure_spool
+    from gradflow.runtime import build_runtime
 
     rt = build_runtime(settings)
     configure_spool(settings.var_dir / "outbox")

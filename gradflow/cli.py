@@ -5,15 +5,15 @@ import argparse
 import logging
 import sys
 import threading
-import time
 from pathlib import Path
 
 from gradflow.config import ROOT, ConfigError, load_settings
 
 
 def migrate(database_url: str | None = None) -> None:
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "alembic"))

@@ -255,3 +255,42 @@ def test_graduate_with_an_effective_destination_cannot_accept(runtime, world, ma
     inst = invite(runtime, step, actor, "hr", grad)
     with pytest.raises(Conflict, match="生效的毕业去向"):
         answer(runtime, step, actor, "g1", inst.id, "accept")
+
+
+def test_archive_and_hukou_details_reach_open_modules_once_signed(runtime, world, make_graduate, make_employer, step,
+                                                                  actor):
+    # rules ONL-7, MOD-5
+    from domain.models import RegisteredInfo
+
+    step(lambda s: setattr(s.get(type(world.school), world.school.id), "open_modules",
+                           ["destination", "archive", "hukou"]))
+    grad = make_graduate("g1")
+    grad2 = make_graduate("g2", hukou_in_school=False)
+    make_employer("hr")
+    for user, g in (("g1", grad), ("g2", grad2)):
+        inst = invite(runtime, step, actor, "hr", g)
+        with runtime.Session() as s:
+            assert s.scalar(select(func.count()).select_from(RegisteredInfo)
+                            .where(RegisteredInfo.graduate_id == g.id)) == 0
+        answer(runtime, step, actor, user, inst.id, "accept")
+        review(runtime, step, actor, "dept_info", inst.id, "approve")
+        review(runtime, step, actor, "school", inst.id, "approve")
+    with runtime.Session() as s:
+        rows = {(r.graduate_id, r.kind): r for r in s.scalars(select(RegisteredInfo).where(RegisteredInfo.active))}
+        assert rows[(grad.id, "archive")].fields["archive_type"] == "签约单位接收"
+        assert rows[(grad.id, "hukou")].source == "agreement"
+        assert (grad2.id, "archive") in rows and (grad2.id, "hukou") not in rows  # hukou not moved to the school
+
+
+def test_details_are_not_copied_when_the_modules_are_closed(runtime, world, make_graduate, make_employer, step, actor):
+    # rules ONL-7, MOD-4
+    from domain.models import RegisteredInfo
+
+    grad = make_graduate("g1")
+    make_employer("hr")
+    inst = invite(runtime, step, actor, "hr", grad)
+    answer(runtime, step, actor, "g1", inst.id, "accept")
+    review(runtime, step, actor, "dept_info", inst.id, "approve")
+    review(runtime, step, actor, "school", inst.id, "approve")
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(RegisteredInfo)) == 0
