@@ -155,29 +155,25 @@ def _start_form_process(session, runner, actor, graduate, process_id, data, cate
                         category=category[:100], subject_name=graduate.name, subject_no=graduate.student_no)
 
 
+def _offline_instance(session, runner, actor, graduate, fields, instance_id) -> ProcessInstance:
+    if instance_id is not None:
+        return filing.instance_for(session, actor, instance_id)
+    _signable(graduate)
+    return _start_form_process(session, runner, actor, graduate, "offline_signing",
+                               {"review_levels": graduate.school.review_levels}, fields.get("employer_name", ""))
+
+
 def save_offline_draft(session: Session, runner: Runner, actor: Actor, graduate: Graduate, fields: dict,
                        instance_id: int | None = None) -> ProcessInstance:
     """OFF-1: a draft is kept on the open task without submitting it."""
-    if instance_id is None:
-        _signable(graduate)
-        instance = _start_form_process(session, runner, actor, graduate, "offline_signing",
-                                       {"review_levels": graduate.school.review_levels},
-                                       fields.get("employer_name", ""))
-    else:
-        instance = filing.instance_for(session, actor, instance_id)
+    instance = _offline_instance(session, runner, actor, graduate, fields, instance_id)
     item = _open_item(session, instance.id, "offline_agreement")
     return runner.save_draft(session, item.id, actor, {"draft": {"fields": fields}})
 
 
 def submit_offline(session: Session, runner: Runner, actor: Actor, graduate: Graduate, fields: dict,
                    instance_id: int | None = None) -> ProcessInstance:
-    if instance_id is None:
-        _signable(graduate)
-        instance = _start_form_process(session, runner, actor, graduate, "offline_signing",
-                                       {"review_levels": graduate.school.review_levels},
-                                       fields.get("employer_name", ""))
-    else:
-        instance = filing.instance_for(session, actor, instance_id)
+    instance = _offline_instance(session, runner, actor, graduate, fields, instance_id)
     item = _open_item(session, instance.id, "offline_agreement")
     return runner.complete(session, item.id, actor, {"application": {"fields": fields}, "draft": None},
                            audit_action="submit")

@@ -136,12 +136,18 @@ def copy_transfer_info(ctx: StepContext, agreement: Agreement, graduate) -> None
                                        source_id=agreement.id))
 
 
-@service("agreement.reject")
-def reject(ctx: StepContext, data: dict, params: dict):
+def _fail(ctx: StepContext, data: dict, status: str, default_reason: str) -> Agreement:
+    """A review said no: the agreement no longer holds the graduate's one-agreement claim."""
     agreement = agreement_of(ctx)
     rules.release_agreement(agreement)
-    agreement.status = "rejected"
-    agreement.failure_reason = data.get("reason") or "审核不通过"
+    agreement.status = status
+    agreement.failure_reason = data.get("reason") or default_reason
+    return agreement
+
+
+@service("agreement.reject")
+def reject(ctx: StepContext, data: dict, params: dict):
+    agreement = _fail(ctx, data, "rejected", "审核不通过")
     notify_employer(ctx, agreement.employer_id, f"签约审核不通过：{ctx.instance.subject_name}", agreement.failure_reason)
     return None
 
@@ -180,10 +186,7 @@ def offline_agreement_approved(ctx: StepContext, data: dict, params: dict):
 
 @service("offline.agreement_rejected")
 def offline_agreement_rejected(ctx: StepContext, data: dict, params: dict):
-    agreement = agreement_of(ctx)
-    rules.release_agreement(agreement)
-    agreement.status = "void"
-    agreement.failure_reason = data.get("reason") or "就业协议审核不通过"
+    _fail(ctx, data, "void", "就业协议审核不通过")
     return None
 
 
@@ -197,10 +200,7 @@ def offline_submit_stamped(ctx: StepContext, data: dict, params: dict):
 
 @service("offline.signing_rejected")
 def offline_signing_rejected(ctx: StepContext, data: dict, params: dict):
-    agreement = agreement_of(ctx)
-    rules.release_agreement(agreement)
-    agreement.status = "void"  # OFF-4: the graduate must fill the agreement again
-    agreement.failure_reason = data.get("reason") or "签约审核不通过"
+    _fail(ctx, data, "void", "签约审核不通过")  # OFF-4: the graduate must fill the agreement again
     return None
 
 
@@ -214,10 +214,7 @@ def paper_submit(ctx: StepContext, data: dict, params: dict):
 
 @service("paper.rejected")
 def paper_rejected(ctx: StepContext, data: dict, params: dict):
-    agreement = agreement_of(ctx)
-    rules.release_agreement(agreement)
-    agreement.status = "void"
-    agreement.failure_reason = data.get("reason") or "登记审核不通过"
+    _fail(ctx, data, "void", "登记审核不通过")
     return None
 
 
