@@ -44,6 +44,17 @@ def _open_item(session: Session, instance_id: int, form_key: str) -> WorkItem:
     return item
 
 
+MAX_IMAGES = 3  # IMG-1
+
+
+def _check_images(session: Session, graduate: Graduate, ids: list[int], what: str) -> None:
+    if not ids:
+        raise ValidationFailed(f"请上传{what}图片", details={"images": ["请上传图片"]})
+    if len(ids) > MAX_IMAGES:
+        raise ValidationFailed(f"最多上传{MAX_IMAGES}张图片", details={"images": [f"最多上传{MAX_IMAGES}张图片"]})
+    filing.check_attachments(session, graduate, ids)
+
+
 def _signable(graduate: Graduate) -> None:
     if graduate.directed:
         raise Conflict("定向/委培毕业生不能网上签约")  # GRAD-6
@@ -183,8 +194,7 @@ def upload_stamped(session: Session, runner: Runner, actor: Actor, instance_id: 
                    attachment_ids: list[int]) -> ProcessInstance:
     """OFF-3 本人回传协议书."""
     instance = filing.instance_for(session, actor, instance_id)
-    if not attachment_ids:
-        raise ValidationFailed("请上传盖章的就业协议书图片", details={"images": ["请上传图片"]})
+    _check_images(session, session.get(Graduate, instance.graduate_id), list(attachment_ids), "盖章的就业协议书")
     item = _open_item(session, instance.id, "stamped_upload")
 
     def data(task):
@@ -250,13 +260,14 @@ def upload_by_assist_link(session: Session, runner: Runner, token: str, files: l
 def submit_paper(session: Session, runner: Runner, actor: Actor, graduate: Graduate, fields: dict,
                  attachment_ids: list[int], work_item_id: int | None = None) -> ProcessInstance:
     """PAP-1."""
-    if not attachment_ids:
-        raise ValidationFailed("请上传盖章的纸质就业协议书图片", details={"images": ["请上传图片"]})
-    filing.check_attachments(session, graduate, attachment_ids)
+    _check_images(session, graduate, list(attachment_ids), "盖章的纸质就业协议书")
     application = {"fields": fields, "attachment_ids": list(attachment_ids)}
     if work_item_id is None:
         if graduate.directed:
             raise Conflict("定向/委培毕业生只能登记定向/委培毕业去向")
+        reason = filing.module_closed_reason(graduate)
+        if reason:
+            raise Conflict(reason)
         instance = _start_form_process(session, runner, actor, graduate, "paper_registration",
                                        {"review_levels": graduate.school.review_levels},
                                        fields.get("employer_name", ""))
@@ -271,9 +282,7 @@ def submit_offline_termination(session: Session, runner: Runner, actor: Actor, g
     agreement = session.get(Agreement, agreement_id)
     if agreement is None or agreement.graduate_id != graduate.id:
         raise Forbidden("协议不存在或无权访问")
-    if not attachment_ids:
-        raise ValidationFailed("请上传解约函等材料图片", details={"images": ["请上传图片"]})
-    filing.check_attachments(session, graduate, attachment_ids)
+    _check_images(session, graduate, list(attachment_ids), "解约函等材料")
     application = {"agreement_id": agreement.id, **clean, "attachment_ids": list(attachment_ids)}
     if work_item_id is None:
         if agreement.kind not in {"offline", "paper"} or agreement.status != "signed":

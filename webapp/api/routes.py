@@ -11,7 +11,7 @@ from domain.accounts import LoginRefused, account_by_token, authenticate, curren
 from domain.attachments import store_images
 from domain.models import Account, DestinationRecord, Graduate, Message
 from engine import inbox as inbox_q
-from engine.errors import EngineError, Forbidden, ValidationFailed
+from engine.errors import EngineError, Forbidden
 from engine.models import ProcessInstance, WorkItem
 from forms.destination import FIELD_LABELS, DestinationForm, ReviewForm
 from webapp import csrf
@@ -19,7 +19,18 @@ from webapp.api.openapi import document
 from webapp.session import current_actor, log_refusal, run_step
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-STARTABLE = {"destination_filing": "其他毕业去向登记"}
+STARTABLE = {"destination_filing": "其他毕业去向登记", "offline_signing": "线下签约",
+             "paper_registration": "已签就业协议登记"}
+START_FORM_KEYS = {"destination_filing": "destination", "offline_signing": "offline_agreement",
+                   "paper_registration": "paper_agreement"}
+PUBLIC_ENDPOINTS = {"api.token", "api.openapi", "api.register_employer"}
+# Hooks the agreement API (webapp/api/signing.py) fills: process starters by process id, and per
+# work-item form_key a completer, a field description and the task data shown to the assignee.
+STARTERS: dict = {}  # process_id -> fn(data: dict) -> response
+COMPLETERS: dict = {}  # form_key -> fn(item: WorkItem, data: dict) -> ProcessInstance
+FORM_FIELDS: dict = {}  # form_key -> fn() -> list[dict]
+ITEM_DATA: dict = {}  # form_key -> fn(task_data: dict) -> dict
+INSTANCE_EXTRAS: list = []  # fn(db, instance) -> dict merged into the full instance JSON
 
 
 def fail(message: str, status: int = 400, details: dict | None = None):
@@ -36,7 +47,7 @@ def _authenticate():
             return fail("令牌无效或已失效", 401)
         g.api_account = account
         return None
-    if request.endpoint in {"api.token", "api.openapi"}:
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
         return fail("请先登录或提供访问令牌", 401)
@@ -99,6 +110,8 @@ def instance_json(db, inst: ProcessInstance, *, full: bool = False) -> dict:
         out["work_items"] = [item_json(i) for i in db.scalars(
             select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.state == "open"))
             if g.runtime.runner.may_see(current_actor(), i)]
+        for extra in INSTANCE_EXTRAS:
+            out.update(extra(db, inst))
     return out
 
 
@@ -112,6 +125,8 @@ def item_json(item: WorkItem) -> dict:
 
 
 def form_fields(form_key: str) -> list[dict]:
+    if form_key in FORM_FIELDS:
+        return FORM_FIELDS[form_key]()
     if form_key == "destination":
         fields = [{"name": "dest_type", "label": "毕业去向类型", "type": "choice", "required": True,
                    "choices": [{"value": t["code"], "label": t["name"]} for t in dicts.destination_types()]}]
@@ -129,7 +144,7 @@ def form_fields(form_key: str) -> list[dict]:
 
 @bp.route("/processes")
 def processes():
-    return jsonify(processes=[{"id": k, "title": v, "form_key": "destination"} for k, v in STARTABLE.items()])
+    return jsonify(processes=[{"id": k, "title": v, "form_key": START_FORM_KEYS[k]} for k, v in STARTABLE.items()])
 
 
 def _graduate_for_actor(db) -> Graduate:
@@ -144,6 +159,8 @@ def start(process_id: str):
     if process_id not in STARTABLE:
         return fail("流程不存在", 404)
     data = body()
+    if process_id in STARTERS:
+        return STARTERS[process_id](data)
     form = DestinationForm.from_json(data)
     if not form.validate():
         return fail(form.first_error(), 422, form.error_details())
@@ -199,6 +216,8 @@ def work_item(item_id: int):
         current["allow_return"] = bool(data.get("allow_return"))
     if data.get("reason"):
         current["last_reason"] = data.get("reason")
+    if item.form_key in ITEM_DATA and item.state == "open":
+        current.update(ITEM_DATA[item.form_key](data))
     return jsonify(item=item_json(item), fields=form_fields(item.form_key), data=current)
 
 
@@ -237,6 +256,8 @@ def complete(item_id: int):
                                                  form.reason.data or "", edits))
     elif item.form_key == "destination_void":
         inst = run_step(lambda db: filing.void(db, runner, actor, item.instance_id))
+    elif item.form_key in COMPLETERS:
+        inst = COMPLETERS[item.form_key](item, data)
     else:
         return fail("该事项不能通过接口办理", 400)
     return jsonify(instance_json(g.db, g.db.get(ProcessInstance, inst.id), full=True))
@@ -305,3 +326,6 @@ def me():
 @bp.errorhandler(EngineError)
 def _engine_error(exc: EngineError):
     return fail(exc.message, exc.status, exc.details)
+
+
+from webapp.api import signing as _signing  # noqa: E402,F401 - registers the agreement routes and hooks
