@@ -110,7 +110,7 @@ class Account(Timestamped, Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     # A graduate logs in as a person (身份证号); the cohort record is looked up at login.
     id_number: Mapped[str | None] = mapped_column(String(18), index=True)
-    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"))
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"), index=True)
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(5), default="zh")

@@ -44,11 +44,11 @@ def fire_due_timers(session_factory: sessionmaker, runner: Runner, *, now: datet
             try:
                 before = instance.next_timer_at
                 runner.fire_timers(session, instance)
-                if instance.status == "running" and instance.next_timer_at == before:
-                    # Spiff compares against its own clock; not due yet for it, try later.
-                    skipped.add(instance.id)
                 session.commit()
-                fired += 1
+                if instance.status == "running" and instance.next_timer_at == before:
+                    skipped.add(instance.id)  # not due yet by Spiff's own clock: try on a later run
+                else:
+                    fired += 1
             except EngineError as exc:
                 session.rollback()
                 log.warning("timer step failed for instance %s: %s", instance.id, exc.message)
