@@ -106,6 +106,8 @@ def readable(session: Session, actor: Actor, agreement_id: int) -> Agreement:
     )
     if not allowed:
         raise Forbidden("协议不存在或无权访问")
+    if agreement.kind == "paper":
+        raise Conflict("纸质协议没有电子就业协议书，请查看上传的协议书图片")
     if agreement.status not in DOWNLOADABLE:
         raise Conflict("协议审核通过后才能下载就业协议书")
     return agreement

@@ -111,7 +111,7 @@ def make_employer(session: Session, name: str = "厦门星海科技有限公司"
     from domain.models import Employer
 
     n = next(_seq)
-    fields = dict(name=name, credit_code=credit_code(n), nature="50", industry="I", division_code="350203",
+    fields = dict(name=name, credit_code=credit_code(n), nature="56", industry="I", division_code="350203",
                   address="厦门市思明区软件园二期", contact="陈经理", phone="0592-1234567", mobile=f"139{n:08d}",
                   email=f"hr{n}@example.com")
     fields.update(kw)

@@ -130,7 +130,7 @@ def start_online_termination(session: Session, runner: Runner, actor: Actor, agr
                              clean: dict) -> ProcessInstance:
     agreement = session.get(Agreement, agreement_id)
     if agreement is None:
-        raise NotFound("协议不存在")
+        raise Forbidden("协议不存在或无权访问")  # the same answer as out of scope (ROLE-1)
     if actor.role == "Graduate" and agreement.graduate_id == actor.graduate_id:
         initiator = "graduate"
     elif actor.role == "Employer" and agreement.employer_id == actor.employer_id:
@@ -205,7 +205,8 @@ def upload_stamped(session: Session, runner: Runner, actor: Actor, instance_id: 
     return runner.complete(session, item.id, actor, data, audit_action="submit")
 
 
-def create_assist_link(session: Session, actor: Actor, instance_id: int, *, days: int = ASSIST_LINK_DAYS) -> str:
+def create_assist_link(session: Session, actor: Actor, instance_id: int, *, days: int = ASSIST_LINK_DAYS,
+                       base_url: str = "") -> str:
     """OFF-3 用人单位协助回传: a one-time link, sent to the employer's mobile through the outbox."""
     instance = filing.instance_for(session, actor, instance_id)
     if actor.role != "Graduate":
@@ -213,6 +214,9 @@ def create_assist_link(session: Session, actor: Actor, instance_id: int, *, days
     item = _open_item(session, instance.id, "stamped_upload")
     agreement = session.scalar(select(Agreement).where(Agreement.instance_id == instance.id))
     token = secrets.token_urlsafe(24)
+    for older in session.scalars(select(AssistLink).where(AssistLink.agreement_id == agreement.id,
+                                                          AssistLink.used_at.is_(None))):
+        older.expires_at = min(older.expires_at, utcnow())  # only the newest link works
     session.add(AssistLink(token_hash=hashlib.sha256(token.encode()).hexdigest(), agreement_id=agreement.id,
                            work_item_id=item.id, expires_at=utcnow() + timedelta(days=days)))
     mobile = (agreement.fields or {}).get("mobile")
@@ -221,7 +225,7 @@ def create_assist_link(session: Session, actor: Actor, instance_id: int, *, days
 
         session.add(OutboxMessage(kind="notify.sms", instance_id=instance.id, payload={
             "to": mobile, "title": "请协助回传就业协议书",
-            "body": f"毕业生{instance.subject_name}请贵单位下载、盖章并回传就业协议书：/assist/{token}"}))
+            "body": f"毕业生{instance.subject_name}请贵单位下载、盖章并回传就业协议书：{base_url}/assist/{token}"}))
     session.flush()
     return token
 
@@ -283,6 +287,9 @@ def submit_offline_termination(session: Session, runner: Runner, actor: Actor, g
     if agreement is None or agreement.graduate_id != graduate.id:
         raise Forbidden("协议不存在或无权访问")
     _check_images(session, graduate, list(attachment_ids), "解约函等材料")
+    reason = filing.module_closed_reason(graduate)
+    if reason:
+        raise Conflict(reason)
     application = {"agreement_id": agreement.id, **clean, "attachment_ids": list(attachment_ids)}
     if work_item_id is None:
         if agreement.kind not in {"offline", "paper"} or agreement.status != "signed":

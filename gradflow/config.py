@@ -51,6 +51,7 @@ class Settings:
     image_max_pixels: int = 40_000_000
     script_time_limit_seconds: int = 2
     default_locale: str = "zh"
+    base_url: str = "http://127.0.0.1:5000"  # for links sent outside the app (SMS, e-mail)
     extra: dict = field(default_factory=dict)
 
 
@@ -90,4 +91,5 @@ def load_settings() -> Settings:
         var_dir=var_dir,
         max_upload_bytes=_int("GRADFLOW_MAX_UPLOAD_BYTES", 12 * 1024 * 1024),
         default_locale=os.environ.get("GRADFLOW_LOCALE", "zh"),
+        base_url=os.environ.get("GRADFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
     )

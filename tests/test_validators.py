@@ -4,8 +4,8 @@ import datetime
 
 import pytest
 from stdnum.cn import ric, uscc
-from wtforms import Form, StringField
 from werkzeug.datastructures import MultiDict
+from wtforms import Form, StringField
 from wtforms.validators import Optional
 
 from forms.validators import (

@@ -72,7 +72,9 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
 
     from webapp.admin.routes import bp as admin_bp
     from webapp.api.routes import bp as api_bp
+    from webapp.assist.routes import bp as assist_bp
     from webapp.auth.routes import bp as auth_bp
+    from webapp.employer.routes import bp as employer_bp
     from webapp.graduate.routes import bp as graduate_bp
     from webapp.review.routes import bp as review_bp
 
@@ -80,6 +82,8 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     app.register_blueprint(graduate_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(employer_bp)
+    app.register_blueprint(assist_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # the API checks CSRF itself for cookie-authenticated writes
 

@@ -1,9 +1,19 @@
-"""Status labels and other texts that come from BPMN or data, listed so that
-`pybabel extract` puts them in the catalog; templates translate them with _()."""
+"""Status labels come from BPMN; they are listed here so `pybabel extract` puts them in the
+catalog and templates can translate them with _(). tests/test_labels.py checks that every
+label a process can show is listed."""
 from flask_babel import lazy_gettext as _l
 
 STATUS_LABELS = [
-    _l("待提交"), _l("等待院系审核"), _l("等待学校审核"), _l("审核通过"), _l("已作废"),
-    _l("已撤回 待重新提交"), _l("退回修改（院系退回）"), _l("退回修改（学校退回）"),
-    _l("审核不通过（院系审核不通过）"), _l("审核不通过（学校审核不通过）"), _l("已触发"), _l("处理中"),
+    _l("待提交"), _l("等待院系审核"), _l("等待学校审核"), _l("审核通过"), _l("已作废"), _l("已撤回 待重新提交"),
+    _l("退回修改（院系退回）"), _l("退回修改（学校退回）"), _l("审核不通过（院系审核不通过）"),
+    _l("审核不通过（学校审核不通过）"), _l("已触发"), _l("处理中"), _l("已完成"),
+    _l("单位发起邀请 等待应约"), _l("学生已拒绝签约 签约失败"), _l("签约邀请逾期未回应 签约失败"), _l("签约审核通过"),
+    _l("签约审核不通过（院系审核不通过）"), _l("签约审核不通过（学校审核不通过）"), _l("已解约"),
+    _l("等待用人单位回应"), _l("等待毕业生回应"), _l("对方拒绝解约 解约失败"), _l("解约审核通过"),
+    _l("解约审核不通过（院系审核不通过）"), _l("解约审核不通过（学校审核不通过）"),
+    _l("协议信息待提交"), _l("协议审核待提交（已撤回）"), _l("协议审核待提交（老师退回）"), _l("就业协议审核不通过"),
+    _l("就业协议审核通过"), _l("协议书回传待提交（已撤回）"), _l("协议书回传待提交（老师退回）"),
+    _l("解约申请待提交"), _l("解约申请待提交（已撤回）"), _l("解约申请待提交（老师退回）"),
+    _l("登记待提交"), _l("登记待提交（已撤回）"), _l("登记待提交（老师退回）"), _l("登记审核通过"),
+    _l("登记审核不通过（院系审核不通过）"), _l("登记审核不通过（学校审核不通过）"),
 ]

@@ -403,7 +403,7 @@ def create_assist_link(instance_id: int):
     actor = _graduate_actor()
 
     def make(db):
-        token = signing.create_assist_link(db, actor, instance_id)
+        token = signing.create_assist_link(db, actor, instance_id, base_url=g.runtime.settings.base_url)
         digest = hashlib.sha256(token.encode()).hexdigest()
         return token, db.scalar(select(AssistLink.expires_at).where(AssistLink.token_hash == digest))
 

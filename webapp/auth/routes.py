@@ -16,6 +16,7 @@ def home_for(role: str) -> str:
         "department": url_for("review.inbox"),
         "school": url_for("review.inbox"),
         "admin": url_for("admin.instances"),
+        "employer": url_for("employer.home"),
     }.get(role, url_for("graduate.messages"))
 
 

@@ -13,9 +13,11 @@ from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.models import ProcessInstance, WorkItem
 from forms.destination import ActionForm, DestinationForm
 from gradflow.db import utcnow
+from webapp.graduate import signing as signing_views
 from webapp.session import current_actor, log_refusal, role_required, run_step
 
 bp = Blueprint("graduate", __name__)
+signing_views.register(bp)
 
 
 def me() -> Graduate:
@@ -131,8 +133,18 @@ def _instance(instance_id: int) -> ProcessInstance:
 @bp.route("/graduate/records/<int:instance_id>")
 @role_required("graduate")
 def record(instance_id: int):
+    _instance(instance_id)
+    return render_record(instance_id)
+
+
+def render_record(instance_id: int, *, error: str | None = None, status: int = 200, **extra):
+    """The graduate's record page; actions re-render it with their error and their filled form."""
     instance = _instance(instance_id)
-    return render_template("graduate/record.html", **record_context(instance), form=ActionForm())
+    ctx = record_context(instance)
+    ctx.update(signing_views.record_actions(g.db, instance, ctx))
+    ctx.update(signing_views.forms_for(instance, ctx, extra))
+    ctx.update({k: v for k, v in extra.items() if k not in ("term_form", "stamped_form")})
+    return render_template("graduate/record.html", **ctx, form=ActionForm(), error=error), status
 
 
 def record_context(instance: ProcessInstance) -> dict:
@@ -144,8 +156,12 @@ def record_context(instance: ProcessInstance) -> dict:
     attachments = []
     if rec and rec.attachment_ids:
         attachments = list(db.scalars(select(Attachment).where(Attachment.id.in_(rec.attachment_ids))))
-    return dict(instance=instance, rec=rec, items=items, open_items=open_items, history=history,
-                attachments=attachments)
+    ctx = dict(instance=instance, rec=rec, items=items, open_items=open_items, history=history,
+               attachments=attachments, signing=None)
+    if instance.process_id in signing_views.AGREEMENT_PROCESSES + signing_views.TERMINATION_PROCESSES:
+        ctx["signing"] = signing_views.signing_context(db, instance)
+        ctx.update({k: v for k, v in ctx["signing"].items() if k in ("agreement", "termination", "open_termination")})
+    return ctx
 
 
 @bp.route("/graduate/work/<int:item_id>", methods=["GET", "POST"])
@@ -158,10 +174,18 @@ def work(item_id: int):
     except Forbidden:
         log_refusal(f"work item {item_id} out of scope")
         raise
-    if item.state != "open" or item.form_key != "destination":
+    if item.state != "open" or item.role != "Graduate":
+        return redirect(url_for("graduate.record", instance_id=item.instance_id))
+    data = runner.task_data(g.db, item)
+    if item.form_key == "offline_agreement":
+        return signing_views.offline_form(graduate, item, data)
+    if item.form_key == "paper_agreement":
+        return signing_views.paper_form(graduate, item, data)
+    if item.form_key == "termination_letter":
+        return signing_views.letter_form(graduate, item, data)
+    if item.form_key != "destination":
         return redirect(url_for("graduate.record", instance_id=item.instance_id))
     form = DestinationForm()
-    data = runner.task_data(g.db, item)
     if request.method == "GET":
         form.fill_from(data.get("application") or {})
     error = None

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from domain import dicts, filing
-from domain.models import Attachment, Graduate
+from domain import agreement_pdf, dicts, filing
+from domain.models import Agreement, Attachment, Graduate
 from engine import inbox as inbox_q
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.models import ProcessInstance
 from forms.destination import DestinationForm, ReviewForm
+from webapp.graduate import signing as signing_views
 from webapp.graduate.routes import record_context
 from webapp.session import current_actor, log_refusal, role_required, run_step
 
@@ -69,14 +70,15 @@ def item(item_id: int):
     data = runner.task_data(g.db, work_item)
     application = data.get("application") or {}
     graduate = g.db.get(Graduate, instance.graduate_id)
+    destination = instance.process_id == filing.PROCESS_ID  # only a destination offers the REV-5 edit block
     form = ReviewForm(prefix="review")
-    edit = DestinationForm(prefix="edit")
-    if request.method == "GET":
+    edit = DestinationForm(prefix="edit") if destination else None
+    if request.method == "GET" and destination:
         edit.fill_from(application)
     error = None
     if form.validate_on_submit():
         edits = None
-        if request.form.get("edit-enabled") == "y":
+        if destination and request.form.get("edit-enabled") == "y":
             if not edit.validate():
                 error = edit.first_error()
             else:
@@ -97,10 +99,20 @@ def item(item_id: int):
                 return redirect(url_for("review.inbox"))
     elif request.method == "POST":
         error = form.first_error()
-    attachments = list(g.db.scalars(select(Attachment).where(Attachment.id.in_(application.get("attachment_ids") or []))))
+    if destination:
+        attachments = list(g.db.scalars(select(Attachment).where(
+            Attachment.id.in_(application.get("attachment_ids") or []))))
+        view = None
+    else:
+        view = signing_views.application_view(g.db, instance, application)
+        attachments = view["images"]
+        agreement = view["target"] or g.db.scalar(select(Agreement).where(Agreement.instance_id == instance.id))
+        view["agreement"] = agreement
+        view["downloadable"] = (agreement is not None and agreement.kind != "paper"
+                                and agreement.status in agreement_pdf.DOWNLOADABLE)
     return render_template("review/item.html", item=work_item, instance=instance, graduate=graduate,
                            application=application, form=form, edit=edit, error=error, attachments=attachments,
-                           allow_return=bool(data.get("allow_return")),
+                           allow_return=bool(data.get("allow_return")), view=view,
                            history=runner.history(g.db, instance.id)), (422 if error else 200)
 
 
@@ -113,4 +125,5 @@ def instance(instance_id: int):
         log_refusal(f"instance {instance_id} out of scope")
         raise
     graduate = g.db.get(Graduate, inst.graduate_id)
-    return render_template("review/instance.html", graduate=graduate, **record_context(inst))
+    return render_template("review/instance.html", graduate=graduate, record_endpoint="review.instance",
+                           **record_context(inst))
