@@ -259,7 +259,7 @@ def test_graduate_with_an_effective_destination_cannot_accept(runtime, world, ma
 
 def test_archive_and_hukou_details_reach_open_modules_once_signed(runtime, world, make_graduate, make_employer, step,
                                                                   actor):
-    # rules ONL-7, MOD-5
+    # rules ONL-7, ARC-7, MOD-5
     from domain.models import RegisteredInfo
 
     step(lambda s: setattr(s.get(type(world.school), world.school.id), "open_modules",
