@@ -452,9 +452,7 @@ def _save_letter(graduate: Graduate, form: TerminationLetterForm, agreement_id: 
 
 
 # -- actions on a record ----------------------------------------------------------------
-@role_required("graduate")
-def answer(instance_id: int):
-    """ONL-2: 接受 / 拒绝 an invitation before its deadline."""
+def _answer(instance_id: int, service, done: dict[str, str]):
     _scoped(instance_id)
     form = AnswerForm()
     if not form.validate_on_submit():
@@ -462,28 +460,25 @@ def answer(instance_id: int):
     actor = current_actor()
     how = form.answer.data
     try:
-        run_step(lambda db: signing.answer_invitation(db, g.runtime.runner, actor, instance_id, how))
+        run_step(lambda db: service(db, g.runtime.runner, actor, instance_id, how))
     except (ValidationFailed, Conflict) as exc:
         return _record_page(instance_id, error=exc.message, status=_status(exc))
-    flash("已接受签约邀请，等待学校（院系）审核" if how == "accept" else "已拒绝该签约邀请")
+    flash(done[how])
     return redirect(url_for("graduate.record", instance_id=instance_id))
+
+
+@role_required("graduate")
+def answer(instance_id: int):
+    """ONL-2: 接受 / 拒绝 an invitation before its deadline."""
+    return _answer(instance_id, signing.answer_invitation,
+                   {"accept": "已接受签约邀请，等待学校（院系）审核", "refuse": "已拒绝该签约邀请"})
 
 
 @role_required("graduate")
 def termination_answer(instance_id: int):
     """TRM-2: the graduate answers a termination the employer asked for."""
-    _scoped(instance_id)
-    form = AnswerForm()
-    if not form.validate_on_submit():
-        return _record_page(instance_id, error=form.first_error(), status=422)
-    actor = current_actor()
-    how = form.answer.data
-    try:
-        run_step(lambda db: signing.answer_termination(db, g.runtime.runner, actor, instance_id, how))
-    except (ValidationFailed, Conflict) as exc:
-        return _record_page(instance_id, error=exc.message, status=_status(exc))
-    flash("已同意解约，等待学校（院系）审核" if how == "accept" else "已拒绝解约，协议继续有效")
-    return redirect(url_for("graduate.record", instance_id=instance_id))
+    return _answer(instance_id, signing.answer_termination,
+                   {"accept": "已同意解约，等待学校（院系）审核", "refuse": "已拒绝解约，协议继续有效"})
 
 
 @role_required("graduate")
