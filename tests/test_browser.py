@@ -29,11 +29,11 @@ TIMEOUT_MS = 15_000
 NOTE = "自由撰稿，长期为多家杂志供稿"
 
 
-def output_dir() -> Path:
+def output_dir(name: str = "browser") -> Path:
     base = Path(os.environ.get("GRADFLOW_TEST_OUTPUT", "test-output"))
     if not base.is_absolute():
         base = ROOT / base
-    out = base / "browser"
+    out = base / name
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("[0-9][0-9]_*.png"):  # only the files this test writes
         old.unlink()

@@ -9,7 +9,6 @@ screenshots go to $GRADFLOW_TEST_OUTPUT/browser-signing (default test-output/bro
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -17,8 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_browser import DESKTOP, PHONE, Recorder, browser, live_server, login  # noqa: F401 (fixtures)
+from tests.test_browser import (  # noqa: F401 (fixtures)
+    DESKTOP,
+    PHONE,
+    Recorder,
+    browser,
+    live_server,
+    login,
+    output_dir,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.service]
 
@@ -27,17 +33,6 @@ EMPLOYER = "厦门鹭江数据科技有限公司"
 POSITION = "数据分析工程师"
 WORK_PLACE = "厦门市思明区"
 SUPPLEMENT = "提供员工宿舍"
-
-
-def output_dir() -> Path:
-    base = Path(os.environ.get("GRADFLOW_TEST_OUTPUT", "test-output"))
-    if not base.is_absolute():
-        base = ROOT / base
-    out = base / "browser-signing"
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("[0-9][0-9]_*.png"):  # only the files this test writes
-        old.unlink()
-    return out
 
 
 def review_online_signing(browser, base: str, username: str, rec: Recorder, grad) -> None:  # noqa: F811
@@ -88,7 +83,7 @@ def test_employer_invites_graduate_accepts_on_phone_reviewers_approve_pdf_downlo
     base = live_server
     grad = make_graduate("g1", name=GRAD_NAME)
     make_employer("hr", name=EMPLOYER)
-    rec = Recorder(output_dir())
+    rec = Recorder(output_dir("browser-signing"))
 
     # 1. the employer finds the graduate by name + 身份证号 and sends an invitation (ONL-1)
     hr_context = browser.new_context(**DESKTOP)

@@ -372,6 +372,14 @@ def paper_new():
     return paper_form(graduate, None)
 
 
+def _kept_and_uploaded(db, grad: Graduate, actor, kept: list[int], files) -> list[int]:
+    """Images already on the form (checked to be the graduate's) plus the new uploads (IMG-1)."""
+    _check_count(kept, files)
+    filing.check_attachments(db, grad, kept)
+    stored = store_images(db, grad.id, actor.id, files, existing=len(kept))
+    return kept + [a.id for a in stored]
+
+
 def paper_form(graduate: Graduate, item: WorkItem | None, data: dict | None = None):
     application = (data or {}).get("application") or {}
     if request.method == "GET" and item is not None:
@@ -387,11 +395,9 @@ def paper_form(graduate: Graduate, item: WorkItem | None, data: dict | None = No
         clean = form.clean()
 
         def do(db):
-            _check_count(kept, files)
             grad = db.get(Graduate, graduate.id)
-            filing.check_attachments(db, grad, kept)
-            stored = store_images(db, grad.id, actor.id, files, existing=len(kept))
-            return signing.submit_paper(db, g.runtime.runner, actor, grad, clean, kept + [a.id for a in stored],
+            ids = _kept_and_uploaded(db, grad, actor, kept, files)
+            return signing.submit_paper(db, g.runtime.runner, actor, grad, clean, ids,
                                         work_item_id=item.id if item is not None else None)
 
         try:
@@ -441,12 +447,10 @@ def _save_letter(graduate: Graduate, form: TerminationLetterForm, agreement_id: 
     clean = form.clean()
 
     def do(db):
-        _check_count(kept, files)
         grad = db.get(Graduate, graduate.id)
-        filing.check_attachments(db, grad, kept)
-        stored = store_images(db, grad.id, actor.id, files, existing=len(kept))
-        return signing.submit_offline_termination(db, g.runtime.runner, actor, grad, agreement_id, clean,
-                                                  kept + [a.id for a in stored], work_item_id=work_item_id)
+        ids = _kept_and_uploaded(db, grad, actor, kept, files)
+        return signing.submit_offline_termination(db, g.runtime.runner, actor, grad, agreement_id, clean, ids,
+                                                  work_item_id=work_item_id)
 
     return run_step(do)
 
@@ -493,11 +497,8 @@ def stamped_upload(instance_id: int):
     kept = list(form.attachment_ids.data or [])
 
     def do(db):
-        _check_count(kept, files)
-        grad = db.get(Graduate, actor.graduate_id)
-        filing.check_attachments(db, grad, kept)
-        stored = store_images(db, grad.id, actor.id, files, existing=len(kept))
-        return signing.upload_stamped(db, g.runtime.runner, actor, instance_id, kept + [a.id for a in stored])
+        ids = _kept_and_uploaded(db, db.get(Graduate, actor.graduate_id), actor, kept, files)
+        return signing.upload_stamped(db, g.runtime.runner, actor, instance_id, ids)
 
     try:
         run_step(do)
