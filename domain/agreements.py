@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.models import Agreement, AgreementSequence, EffectiveDestination, Graduate, Termination
+from domain.models import Agreement, AgreementSequence, EffectiveDestination, Termination
 from engine.errors import Conflict
 from gradflow.db import utcnow
 
@@ -103,7 +103,3 @@ def release_effective(session: Session, graduate_id: int, kind: str, record_id: 
     if row is not None and row.kind == kind and row.record_id == record_id:
         session.delete(row)
 
-
-def graduate_province_code(session: Session, graduate_id: int) -> str:
-    graduate = session.get(Graduate, graduate_id)
-    return graduate.school.province.code

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import dicts
+from domain.handlers import apply_application, destination_record
 from domain.models import Attachment, EffectiveDestination, Graduate, School
 from domain.notify import notify_graduate
 from engine.errors import Conflict, Forbidden, ValidationFailed
-from engine.models import ProcessInstance, WorkItem
+from engine.models import AuditEvent, ProcessInstance, WorkItem
 from engine.runner import Runner, props
 from engine.services import Actor, StepContext
 
@@ -202,15 +203,11 @@ def review(session: Session, runner: Runner, actor: Actor, work_item_id: int, de
 
 def record_reviewer_edit(session: Session, instance: ProcessInstance, actor: Actor, before: dict, after: dict) -> None:
     """REV-5: the edit is audited (who, when, before/after) and the graduate is told (NOTE-1)."""
-    from engine.models import AuditEvent
-
     session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="edit",
                            data_before=before, data_after=after, status_label=instance.status_label))
     ctx = StepContext(session=session, instance=instance, actor=actor)
     notify_graduate(ctx, f"{instance.title}：审核人员修改了你的登记信息", "请在登记记录中查看修改后的信息。")
     if instance.process_id == PROCESS_ID:
-        from domain.handlers import apply_application, destination_record
-
         record = destination_record(session, instance.id)
         if record is not None:
             apply_application(record, instance, after)

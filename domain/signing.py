@@ -16,7 +16,7 @@ from domain.accounts import hash_password
 from domain.attachments import store_images
 from domain.models import Account, Agreement, AssistLink, Employer, Graduate, Termination
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.models import ProcessInstance, WorkItem
+from engine.models import OutboxMessage, ProcessInstance, WorkItem
 from engine.runner import Runner
 from engine.services import Actor
 from gradflow.db import utcnow
@@ -221,8 +221,6 @@ def create_assist_link(session: Session, actor: Actor, instance_id: int, *, days
                            work_item_id=item.id, expires_at=utcnow() + timedelta(days=days)))
     mobile = (agreement.fields or {}).get("mobile")
     if mobile:
-        from engine.models import OutboxMessage
-
         session.add(OutboxMessage(kind="notify.sms", instance_id=instance.id, payload={
             "to": mobile, "title": "请协助回传就业协议书",
             "body": f"毕业生{instance.subject_name}请贵单位下载、盖章并回传就业协议书：{base_url}/assist/{token}"}))

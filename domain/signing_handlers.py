@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from domain import agreements as rules
 from domain import notify
-from domain.models import Account, Agreement, Employer, Message, Termination
+from domain.models import Account, Agreement, Employer, Graduate, Message, RegisteredInfo, Termination
 from engine.errors import Conflict, NotFound
 from engine.models import ProcessInstance
 from engine.services import StepContext, service
@@ -97,13 +97,11 @@ def sign(ctx: StepContext, data: dict, params: dict):
     agreement = agreement_of(ctx)
     if agreement.kind == "paper":
         agreement.fields = dict((data.get("application") or {}).get("fields") or agreement.fields)
-    province = rules.graduate_province_code(ctx.session, agreement.graduate_id)
-    from domain.models import Graduate
-
     graduate = ctx.session.get(Graduate, agreement.graduate_id)
-    agreement.agreement_type = graduate.school.province.agreement_type  # MOD-3, fixed at signing
+    province = graduate.school.province
+    agreement.agreement_type = province.agreement_type  # MOD-3, fixed at signing
     rules.claim_effective(ctx.session, agreement.graduate_id, "agreement", agreement.id)  # DST-4
-    agreement.agreement_no = rules.next_agreement_no(ctx.session, province)
+    agreement.agreement_no = rules.next_agreement_no(ctx.session, province.code)
     agreement.status = "signed"
     agreement.signed_at = utcnow()
     if agreement.kind != "paper":
@@ -116,8 +114,6 @@ def sign(ctx: StepContext, data: dict, params: dict):
 
 def copy_transfer_info(ctx: StepContext, agreement: Agreement, graduate) -> None:
     """ONL-7 / ARC-7: archive and hukou details of an approved agreement go to those modules when open."""
-    from domain.models import RegisteredInfo
-
     f = agreement.fields or {}
     parts = {
         "archive": {k: f[k] for k in ("archive_type", "archive_unit", "archive_address") if f.get(k)},
@@ -177,8 +173,6 @@ def offline_agreement_approved(ctx: StepContext, data: dict, params: dict):
     agreement = agreement_of(ctx)
     agreement.fields = dict((data.get("application") or {}).get("fields") or agreement.fields)
     agreement.status = "agreement_approved"  # OFF-2: the e-agreement can be downloaded
-    from domain.models import Graduate
-
     agreement.agreement_type = ctx.session.get(Graduate, agreement.graduate_id).school.province.agreement_type
     _render_later(ctx, agreement)
     return None
