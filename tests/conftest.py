@@ -252,3 +252,10 @@ TERMS = {"job_category": "13", "job_category_name": "工程技术人员", "posit
 OFFLINE = {**TERMS, "employer_name": "福州海峡贸易有限公司", "credit_code": "91350200MA0000001W", "nature": "56",
            "nature_name": "其他企业", "industry": "F", "industry_name": "批发和零售业", "employer_address": "福州市鼓楼区",
            "contact": "林女士", "landline": "", "mobile": "13912345678", "email": ""}
+
+
+def page_without_tokens(resp) -> str:
+    """A page's text minus its CSRF tokens, which carry a timestamp and differ from second to second."""
+    import re
+
+    return re.sub(r'(name="csrf_token"[^>]*value=")[^"]+"', r'\1"', resp.get_data(as_text=True))
