@@ -46,8 +46,28 @@ test-sqlite: $(STAMP)
 test-postgresql: $(STAMP)
 	GRADFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
 
+RUFF_PATHS := core engine domain forms processes webapp gradflow tests bench tools
+MYPY_PATHS := core engine domain forms processes webapp gradflow
+
+.PHONY: lint-ruff lint-mypy lint-imports
+
+# ruff, then mypy, then import-linter; each runs even when an earlier one fails, and lint
+# fails if any did.
 lint: $(STAMP)
-	$(BIN)/ruff check engine domain forms webapp gradflow tests bench
+	@rc=0; \
+	for check in "$(BIN)/ruff check $(RUFF_PATHS)" "$(BIN)/mypy $(MYPY_PATHS)" "$(BIN)/lint-imports"; do \
+	  echo "== $$check"; $$check || rc=1; \
+	done; \
+	exit $$rc
+
+lint-ruff: $(STAMP)
+	$(BIN)/ruff check $(RUFF_PATHS)
+
+lint-mypy: $(STAMP)
+	$(BIN)/mypy $(MYPY_PATHS)
+
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/step_cost.py

@@ -4,8 +4,8 @@ from sqlalchemy import create_engine
 
 import domain.models  # noqa: F401 - registers domain tables
 import engine.models  # noqa: F401 - registers engine tables
-from gradflow.config import load_settings
-from gradflow.db import Base
+from core.config import load_settings
+from core.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from time import perf_counter
@@ -30,16 +30,18 @@ from sqlalchemy import func, select, update  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 from bench.step_cost import pg_admin, table  # noqa: E402
-from domain import filing, seed, signing  # noqa: E402
+from core.config import Settings  # noqa: E402
+from core.db import utcnow  # noqa: E402
+from domain import seed  # noqa: E402
 from domain.accounts import actor_for  # noqa: E402
-from domain.agreement_pdf import context, render_and_cache  # noqa: E402
 from domain.models import Account, Agreement, Province  # noqa: E402
 from engine.models import AuditEvent, ProcessInstance, WorkItem  # noqa: E402
 from engine.timers import fire_due_timers  # noqa: E402
 from gradflow.cli import migrate  # noqa: E402
-from gradflow.config import Settings  # noqa: E402
-from gradflow.db import utcnow  # noqa: E402
 from gradflow.runtime import build_runtime  # noqa: E402
+from processes.agreements import services as signing  # noqa: E402
+from processes.agreements.pdf import context, render_and_cache  # noqa: E402
+from processes.review import services as reviews  # noqa: E402
 
 PG_ADMIN = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_DB = "gradflow_bench2"
@@ -127,7 +129,7 @@ def sign_agreement(rt, graduate_user: str, agreement_type: str) -> int:
         with rt.Session() as s:
             wid = s.scalar(select(WorkItem.id).where(WorkItem.instance_id == inst.id, WorkItem.state == "open",
                                                      WorkItem.role == role))
-        step(rt, lambda s, r=reviewer, w=wid: filing.review(s, rt.runner, r, w, "approve", ""))
+        step(rt, lambda s, r=reviewer, w=wid: reviews.review(s, rt.runner, r, w, "approve", ""))
     with rt.Session() as s:
         a = s.scalar(select(Agreement).where(Agreement.instance_id == inst.id))
         assert a.status == "signed" and a.agreement_type == agreement_type and len(a.agreement_no) == 19, a
@@ -147,7 +149,9 @@ def cold_render(ctx: dict, tmp: Path) -> dict:
 
 def _cold_main(path: str) -> None:
     ctx = json.loads(Path(path).read_text(encoding="utf-8"))
-    from domain.documents import render_agreement_pdf  # already imported by domain.agreement_pdf above
+    from processes.agreements.documents import (
+        render_agreement_pdf,  # already imported by domain.agreement_pdf above
+    )
 
     t1 = perf_counter()
     loaded = "xhtml2pdf" in sys.modules
@@ -162,7 +166,7 @@ def _cold_main(path: str) -> None:
 def pdf_bench(rt, agreements: dict[str, int], renders: int, tmp: Path | None) -> dict:
     """Per agreement type: cold (subprocess, only when tmp is given), N warm renders, the cache miss
     and N cache hits of render_and_cache (each in its own session, like a request or a task)."""
-    from domain.documents import render_agreement_pdf
+    from processes.agreements.documents import render_agreement_pdf
 
     out = {}
     for kind, agreement_id in agreements.items():
@@ -208,7 +212,7 @@ def create_invitations(rt, graduate_ids: list[int]) -> tuple[float, int]:
             s.connection(execution_options={"sqlite_immediate": True})
             for gid in graduate_ids[i:i + BATCH]:
                 # like tests/processes/test_online_signing.py: invited "a day ago" with a one-day window
-                now = datetime.now(timezone.utc) - timedelta(days=1) + timedelta(seconds=DUE_AFTER)
+                now = datetime.now(UTC) - timedelta(days=1) + timedelta(seconds=DUE_AFTER)
                 signing.invite(s, rt.runner, hr, gid, TERMS, 1, now=now)
             s.commit()
     return perf_counter() - t0, base

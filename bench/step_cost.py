@@ -28,14 +28,16 @@ from sqlalchemy import create_engine, select, text
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
-from domain import filing, seed
+from core.config import Settings
+from domain import seed
 from domain.accounts import actor_for
 from domain.models import Account, Graduate
 from engine.models import ProcessInstance, WorkItem
 from engine.serialization import dump_workflow, load_workflow
 from gradflow.cli import migrate
-from gradflow.config import Settings
 from gradflow.runtime import build_runtime
+from processes.destination import services as filing
+from processes.review import services as reviews
 
 PG_ADMIN = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_DB = "gradflow_bench"
@@ -104,7 +106,7 @@ def run_engine(rt, users: list[str]) -> list[list[tuple[float, str]]]:
             with rt.Session() as s:
                 wid = s.scalar(select(WorkItem.id).where(
                     WorkItem.instance_id == iid, WorkItem.state == "open", WorkItem.role == role))
-            ms, _, ser = step(rt, lambda s: filing.review(s, rt.runner, actor[name], wid, "approve", ""))
+            ms, _, ser = step(rt, lambda s: reviews.review(s, rt.runner, actor[name], wid, "approve", ""))
             row.append((ms, ser))
         results.append(row)
     return results

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from core.config import password_hash_method
 from domain.models import Account, Graduate
 from engine.services import Actor
 
@@ -36,7 +37,8 @@ class LoginRefused(Exception):
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)
+    """A new hash with the configured method (core.config.password_hash_method, default scrypt)."""
+    return generate_password_hash(password, method=password_hash_method())
 
 
 def current_graduate(session: Session, account: Account) -> Graduate | None:

@@ -1,11 +1,12 @@
 """Storing uploaded proof images (IMG-1) and reading them back within scope."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import ValidationFailed
 from domain.images import ImageRejected, check_count, process_image
 from domain.models import Attachment
-from engine.errors import ValidationFailed
 
 MAX_NAME = 200
 
@@ -28,3 +29,13 @@ def store_images(session: Session, graduate_id: int, account_id: int | None,
         rows.append(row)
     session.flush()
     return rows
+
+
+def check_attachments(session: Session, graduate_id: int, ids: list[int]) -> None:
+    """Images named on a form must be the graduate's own uploads (a foreign id looks like a missing one)."""
+    if not ids:
+        return
+    owned = set(session.scalars(select(Attachment.id).where(Attachment.id.in_(ids),
+                                                            Attachment.graduate_id == graduate_id)))
+    if owned != set(ids):
+        raise ValidationFailed("图片不存在或不属于你", details={"attachment_ids": ["图片不存在或不属于你"]})

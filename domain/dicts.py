@@ -8,14 +8,14 @@ callers: treat them as read-only.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> Any:
     with (DATA_DIR / name).open(encoding="utf-8") as f:
         return json.load(f)
@@ -36,7 +36,7 @@ def destination_types() -> list[dict]:
     return _load("destination_types.json")["types"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _types_by_code() -> dict[str, dict]:
     return {t["code"]: t for t in destination_types()}
 
@@ -55,7 +55,7 @@ def types_in_category(code: str) -> list[dict]:
 
 # --- DICT-2 administrative divisions (GB/T 2260) --------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def _division_index() -> tuple[dict[str, dict], dict[str, str | None]]:
     nodes: dict[str, dict] = {}
     parents: dict[str, str | None] = {}

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gradflow.db import Base, Timestamped, utcnow
+from core.db import Base, Timestamped, utcnow
 
 
 class Province(Timestamped, Base):

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.models import Account, Graduate, Message
-from engine import outbox
 from engine.services import StepContext
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def configure_spool(directory: Path) -> None:
     _SPOOL["dir"] = directory
 
 
-def _spool(channel: str, row) -> None:
+def spool(channel: str, row) -> None:
     directory = _SPOOL["dir"]
     line = json.dumps({"outbox_id": row.id, **row.payload}, ensure_ascii=False)
     if directory is None:
@@ -54,11 +53,12 @@ def _spool(channel: str, row) -> None:
         fh.write(line + "\n")
 
 
-@outbox.sender("notify.email")
 def send_email(row, _sessions) -> None:
-    _spool("email", row)
+    spool("email", row)
 
 
-@outbox.sender("notify.sms")
 def send_sms(row, _sessions) -> None:
-    _spool("sms", row)
+    spool("sms", row)
+
+
+SENDERS = {"notify.email": send_email, "notify.sms": send_sms}

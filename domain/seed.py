@@ -66,7 +66,7 @@ def make_graduate(session: Session, school: School, department: Department, *, n
     fields.update(kw)
     graduate = Graduate(school_id=school.id, department_id=department.id, **fields)
     if confirmed:
-        from gradflow.db import utcnow
+        from core.db import utcnow
 
         graduate.confirmed_at = utcnow()
     session.add(graduate)

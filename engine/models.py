@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gradflow.db import Base, Timestamped, utcnow
+from core.db import Base, Timestamped, utcnow
 
 
 class ProcessVersion(Base):

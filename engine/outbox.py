@@ -3,31 +3,19 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import utcnow
 from engine.models import OutboxMessage
-from gradflow.db import utcnow
+from engine.services import Sender
 
 log = logging.getLogger(__name__)
-# A sender gets the row and the deliverer's session: what it writes commits together with
-# the row's delivered mark, so a sender that writes to the database takes effect exactly once.
-Sender = Callable[[OutboxMessage, Session], None]
-_SENDERS: dict[str, Sender] = {}
 MAX_ATTEMPTS = 8
 
 
-def sender(kind: str):
-    def register(fn: Sender) -> Sender:
-        _SENDERS[kind] = fn
-        return fn
-
-    return register
-
-
-def deliver_pending(session_factory: sessionmaker, *, limit: int = 500) -> int:
+def deliver_pending(session_factory: sessionmaker[Session], senders: dict[str, Sender], *, limit: int = 500) -> int:
     """Deliver due rows; a failing row is retried later with back-off."""
     delivered = 0
     with session_factory() as session:
@@ -48,7 +36,7 @@ def deliver_pending(session_factory: sessionmaker, *, limit: int = 500) -> int:
             row = session.scalar(q)
             if row is None:
                 continue  # another worker has it or has delivered it
-            send = _SENDERS.get(row.kind)
+            send = senders.get(row.kind)
             try:
                 if send is None:
                     raise LookupError(f"no sender for outbox kind {row.kind!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,20 +28,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from core.db import utcnow
+from core.errors import Conflict, EngineError, Forbidden, NotFound
 from engine import services
-from engine.errors import Conflict, EngineError, Forbidden, NotFound
 from engine.models import AuditEvent, ProcessInstance, WorkItem
 from engine.sandbox import RestrictedEnvironment, current_service_call
 from engine.serialization import dump_workflow, load_workflow
 from engine.specs import SpecRegistry
-from gradflow.db import utcnow
 
-ROLE_SCOPE = {
-    "Graduate": "graduate_id",
-    "Department": "department_id",
-    "School": "school_id",
-    "Employer": "employer_id",
-}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -90,13 +84,16 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 def _naive_utc(value: datetime) -> datetime:
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
 class Runner:
-    def __init__(self, registry: SpecRegistry, script_time_limit: float = 2.0):
+    def __init__(self, registry: SpecRegistry, extensions: services.Extensions, policy: services.Policy,
+                 script_time_limit: float = 2.0):
         self.registry = registry
+        self.extensions = extensions
+        self.policy = policy
         self.script_time_limit = script_time_limit
 
     # -- loading and saving -------------------------------------------------
@@ -164,7 +161,7 @@ class Runner:
     # -- engine steps with the service dispatcher bound -----------------------
     def _run_engine(self, ctx: services.StepContext, workflow: BpmnWorkflow, action=None) -> None:
         def dispatch(data: dict, name: str, params: dict) -> Any:
-            return services.handler(name)(ctx, data, params)
+            return self.extensions.handler(name)(ctx, data, params)
 
         token = current_service_call.set(dispatch)
         try:
@@ -207,7 +204,7 @@ class Runner:
             if task_id in existing:
                 continue
             p = props(task.task_spec)
-            role = task.task_spec.lane or "Graduate"
+            role = task.task_spec.lane or ""
             item = WorkItem(
                 instance_id=instance.id,
                 task_id=task_id,
@@ -264,18 +261,9 @@ class Runner:
 
     def open_work_item(self, session: Session, work_item_id: int, actor: services.Actor) -> WorkItem:
         item = session.get(WorkItem, work_item_id)
-        if item is None or not self.may_see(actor, item):
+        if item is None or not self.policy.may_see_item(actor, item):
             raise Forbidden("待办事项不存在或无权访问")
         return item
-
-    @staticmethod
-    def may_see(actor: services.Actor, item: WorkItem) -> bool:
-        if actor.role == "Admin":
-            return True
-        attr = ROLE_SCOPE.get(item.role)
-        if attr is None or actor.role != item.role:
-            return False
-        return getattr(actor, attr) is not None and getattr(actor, attr) == getattr(item, attr)
 
     def task_for(self, session: Session, item: WorkItem) -> tuple[ProcessInstance, BpmnWorkflow, Any]:
         instance = session.get(ProcessInstance, item.instance_id)
@@ -294,8 +282,8 @@ class Runner:
 
     def _complete(self, session, work_item_id, actor, data, *, decision, reason, audit_before, audit_action):
         item = self.open_work_item(session, work_item_id, actor)
-        if actor.role == "Admin":
-            raise Forbidden("管理员不能代替办理人完成待办")
+        if not self.policy.may_complete(actor, item):
+            raise Forbidden("无权办理该事项")
         if item.state != "open":
             raise Conflict("该事项已被处理，请刷新后查看最新状态")
         instance, workflow, task = self.task_for(session, item)
@@ -307,7 +295,7 @@ class Runner:
         task.data.update(copy.deepcopy(data))
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
         self._run_engine(ctx, workflow, action=task.run)
-        for hook in services.completion_hooks():
+        for hook in self.extensions.hooks:
             hook(ctx, task.task_spec, task.data)
         self._save(session, instance, workflow)
         self._sync_work_items(session, instance, workflow, actor, decision)

@@ -14,8 +14,9 @@ import json
 import operator
 import sys
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import Any
 
 from RestrictedPython import (
     compile_restricted_eval,
@@ -34,7 +35,7 @@ from RestrictedPython.Guards import (
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from engine.errors import ScriptRefused
+from core.errors import ScriptRefused
 
 SCRIPT_FILENAME = "<bpmn-script>"
 

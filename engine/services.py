@@ -1,35 +1,41 @@
-"""Service-task handlers and step hooks, registered by domain code.
+"""What a step may call out to: service-task handlers, completion hooks and outbox senders.
 
-A BPMN service task names an operator (spiff serviceTaskOperator id); the
-handler registered under that name runs inside the step's transaction with a
-StepContext, writes domain rows and may add outbox rows.
+They live in one `Extensions` object that the runtime builds from the process
+modules and hands to the runner and the outbox deliverer; nothing is registered
+by importing a module. A BPMN service task names an operator (spiff
+serviceTaskOperator id); the handler registered under that name runs inside the
+step's transaction with a StepContext, writes domain rows and may add outbox rows.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Protocol
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from engine.errors import EngineError
-from engine.models import OutboxMessage, ProcessInstance
+from core.errors import EngineError
+from engine.models import OutboxMessage, ProcessInstance, WorkItem
 
 
 @dataclass
 class Actor:
-    """Who acts in a step, with the scope their account belongs to."""
+    """Who acts in a step, with the scope their account belongs to. The role is opaque here:
+    only the access policy the runner is given interprets it."""
 
     id: int | None
     name: str
-    role: str  # Graduate | Department | School | Employer | Admin | System
+    role: str
     school_id: int | None = None
     department_id: int | None = None
     graduate_id: int | None = None
     employer_id: int | None = None
     province_id: int | None = None
+    system: bool = False
 
 
-SYSTEM = Actor(id=None, name="系统", role="System")
+SYSTEM = Actor(id=None, name="系统", role="System", system=True)
 
 
 @dataclass
@@ -39,37 +45,56 @@ class StepContext:
     actor: Actor
     outbox: list[OutboxMessage] = field(default_factory=list)
 
-    def emit(self, kind: str, payload: dict) -> None:
+    def emit(self, kind: str, payload: dict[str, Any]) -> None:
         row = OutboxMessage(kind=kind, payload=payload, instance_id=self.instance.id)
         self.session.add(row)
         self.outbox.append(row)
 
 
-Handler = Callable[[StepContext, dict, dict], Any]
-_HANDLERS: dict[str, Handler] = {}
+class Policy(Protocol):
+    """The access questions the engine asks; the answers (roles, scopes) belong to the caller."""
+
+    def may_see_item(self, actor: Actor, item: WorkItem) -> bool: ...
+
+    def may_complete(self, actor: Actor, item: WorkItem) -> bool: ...
+
+    def item_filter(self, actor: Actor) -> ColumnElement[bool]: ...
+
+
+Handler = Callable[[StepContext, dict[str, Any], dict[str, Any]], Any]
 # Called after a user task completes: (ctx, task_spec, task_data).
-_COMPLETION_HOOKS: list[Callable[[StepContext, Any, dict], None]] = []
+CompletionHook = Callable[[StepContext, Any, dict[str, Any]], None]
+# A sender gets the row and the deliverer's session: what it writes commits together with
+# the row's delivered mark, so a sender that writes to the database takes effect exactly once.
+Sender = Callable[[OutboxMessage, Session], None]
 
 
-def service(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        _HANDLERS[name] = fn
-        return fn
+class Extensions:
+    """Handlers, hooks and senders of one runtime, registered explicitly by the process modules."""
 
-    return register
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+        self.hooks: list[CompletionHook] = []
+        self.senders: dict[str, Sender] = {}
 
+    def add_handlers(self, handlers: dict[str, Handler]) -> None:
+        self._add(self.handlers, handlers, "服务任务处理程序")
 
-def on_task_completed(fn):
-    _COMPLETION_HOOKS.append(fn)
-    return fn
+    def add_senders(self, senders: dict[str, Sender]) -> None:
+        self._add(self.senders, senders, "发件箱发送程序")
 
+    def add_hooks(self, hooks: Iterable[CompletionHook]) -> None:
+        self.hooks.extend(hooks)
 
-def handler(name: str) -> Handler:
-    try:
-        return _HANDLERS[name]
-    except KeyError:
-        raise EngineError(f"服务任务 {name} 没有注册处理程序") from None
+    @staticmethod
+    def _add(target: dict[str, Any], new: dict[str, Any], what: str) -> None:
+        for name, fn in new.items():
+            if name in target and target[name] is not fn:
+                raise EngineError(f"{what} {name} 重复注册")
+            target[name] = fn
 
-
-def completion_hooks():
-    return list(_COMPLETION_HOOKS)
+    def handler(self, name: str) -> Handler:
+        try:
+            return self.handlers[name]
+        except KeyError:
+            raise EngineError(f"服务任务 {name} 没有注册处理程序") from None

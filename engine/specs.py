@@ -3,6 +3,13 @@
 A version is the sha256 of the files a process needs (its own file plus the
 files of the processes it calls). The BPMN text is kept in the database so an
 instance can always be loaded with the exact version it started on.
+
+Deploying is one explicit step that any number of processes may run at once:
+each version row is inserted inside a SAVEPOINT, and a caller that loses the
+race on the (process_id, content_hash) unique constraint rolls the savepoint
+back and takes the row the winner inserted. Which version is the latest is
+always read from the database, so a long-running process starts new instances
+on a version another process deployed after it started.
 """
 from __future__ import annotations
 
@@ -16,9 +23,10 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.errors import EngineError, NotFound
+from core.errors import EngineError, NotFound
 from engine.models import ProcessVersion
 
 
@@ -59,59 +67,104 @@ def content_hash(files: dict[str, str]) -> str:
 
 
 def read_process_files(directory: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(Path(directory).glob("*.bpmn"))}
+    """Every *.bpmn under directory, at any depth, keyed by file name.
+
+    The file name is the key a version row stores and a parser reports, so two
+    files of one name (e.g. in different subfolders) are refused, not merged.
+    """
+    files: dict[str, str] = {}
+    seen: dict[str, Path] = {}
+    for path in sorted(Path(directory).rglob("*.bpmn")):
+        if not path.is_file():
+            continue
+        if path.name in seen:
+            raise EngineError(f"流程文件重名：{seen[path.name]} 与 {path}（文件名须唯一）")
+        seen[path.name] = path
+        files[path.name] = path.read_text(encoding="utf-8")
+    return files
 
 
 class SpecRegistry:
-    """Deploys process files and hands out parsed specs, cached per version in this process."""
+    """Deploys process files and hands out parsed specs, cached per version in this process.
+
+    Only parsed specs are cached (a version row never changes); which version is the
+    latest is asked of the database every time, since another process may deploy.
+    """
 
     def __init__(self, directories: list[Path]):
         self.directories = directories
         self._cache: dict[int, LoadedSpec] = {}
-        self._latest: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def deploy(self, session: Session) -> list[ProcessVersion]:
-        """Parse every file; a process whose needed files changed gets a new version row."""
+    def read_files(self) -> dict[str, str]:
         files: dict[str, str] = {}
+        origin: dict[str, Path] = {}
         for directory in self.directories:
-            files.update(read_process_files(directory))
+            for name, text in read_process_files(directory).items():
+                if name in files:
+                    raise EngineError(f"流程文件重名：{name} 同时出现在 {origin[name]} 与 {directory}（文件名须唯一）")
+                files[name] = text
+                origin[name] = Path(directory)
+        return files
+
+    def deploy(self, session: Session) -> list[ProcessVersion]:
+        """Parse every file; a process whose needed files changed gets a new version row.
+
+        Safe to run from several processes at once: every caller ends with the same rows,
+        and each returns the rows it inserted itself. Runs in the caller's transaction and
+        leaves it uncommitted. On SQLite, when the session has not begun yet, the
+        transaction takes the write lock at BEGIN so concurrent deploys queue up instead of
+        failing with 'database is locked'. On PostgreSQL the session must be READ COMMITTED
+        (the default) so the row a concurrent winner committed is seen after the conflict.
+        """
+        files = self.read_files()
+        if not session.in_transaction():
+            session.connection(execution_options={"sqlite_immediate": True})
         try:
             parser = _parser_for(files)
-            process_ids = parser.get_process_ids()
             new_versions = []
-            for process_id in process_ids:
+            # One order for every caller: concurrent inserts wait on each other's keys in
+            # the same order, so they cannot deadlock.
+            for process_id in sorted(parser.get_process_ids()):
                 needed = {name: files[name] for name in _dependencies(parser, process_id)}
                 digest = content_hash(needed)
-                row = session.scalar(
-                    select(ProcessVersion).where(
-                        ProcessVersion.process_id == process_id, ProcessVersion.content_hash == digest
-                    )
-                )
-                if row is None:
-                    parser.get_spec(process_id)  # validates the whole process before it is stored
-                    name = parser.process_parsers[process_id].get_name() or process_id
-                    row = ProcessVersion(process_id=process_id, content_hash=digest, name=name, files=needed)
-                    session.add(row)
-                    session.flush()
-                    new_versions.append(row)
-                self._latest[process_id] = row.id
+                if self._find(session, process_id, digest) is not None:
+                    continue
+                parser.get_spec(process_id)  # validates the whole process before it is stored
+                name = parser.process_parsers[process_id].get_name() or process_id
+                row = ProcessVersion(process_id=process_id, content_hash=digest, name=name, files=needed)
+                try:
+                    with session.begin_nested():
+                        session.add(row)
+                        session.flush()
+                except IntegrityError:
+                    # Another deploy inserted (and committed) the same version first: take its row.
+                    if self._find(session, process_id, digest) is None:
+                        raise
+                    continue
+                new_versions.append(row)
         except ValidationException as exc:
             raise EngineError(f"流程文件校验失败：{exc}") from exc
         return new_versions
 
-    def latest_version_id(self, session: Session, process_id: str) -> int:
-        version_id = self._latest.get(process_id)
-        if version_id is None:
-            version_id = session.scalar(
-                select(ProcessVersion.id)
-                .where(ProcessVersion.process_id == process_id)
-                .order_by(ProcessVersion.id.desc())
-                .limit(1)
+    @staticmethod
+    def _find(session: Session, process_id: str, digest: str) -> ProcessVersion | None:
+        return session.scalar(
+            select(ProcessVersion).where(
+                ProcessVersion.process_id == process_id, ProcessVersion.content_hash == digest
             )
-            if version_id is None:
-                raise NotFound(f"流程 {process_id} 尚未部署")
-            self._latest[process_id] = version_id
+        )
+
+    def latest_version_id(self, session: Session, process_id: str) -> int:
+        """The newest deployed version of a process, by whichever process deployed it."""
+        version_id = session.scalar(
+            select(ProcessVersion.id)
+            .where(ProcessVersion.process_id == process_id)
+            .order_by(ProcessVersion.id.desc())
+            .limit(1)
+        )
+        if version_id is None:
+            raise NotFound(f"流程 {process_id} 尚未部署")
         return version_id
 
     def load(self, session: Session, version_id: int) -> LoadedSpec:

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.errors import EngineError
+from core.db import utcnow
+from core.errors import EngineError
 from engine.models import ProcessInstance
 from engine.runner import Runner
-from gradflow.db import utcnow
 
 log = logging.getLogger(__name__)
 

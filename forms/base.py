@@ -63,3 +63,7 @@ class IntListField(Field):
                     raise ValueError("编号格式不正确")
                 values.append(int(part))
         self.data = values
+
+
+class ActionForm(BaseForm):
+    """A button with nothing to fill: withdraw, void, confirm. Carries CSRF only."""

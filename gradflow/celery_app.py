@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from celery import Celery
 
-from gradflow.config import load_settings
+from core.config import load_settings
 
 settings = load_settings()
 app = Celery("gradflow", broker=settings.celery_broker_url, backend=settings.celery_result_backend or None)
@@ -31,13 +31,11 @@ app.conf.update(
 
 @lru_cache(maxsize=1)
 def runtime():
-    from domain.notify import configure_spool
+    """The worker's runtime. It does not deploy: `gradflow deploy` is the one explicit step, and
+    new instances start on the newest version in the database."""
     from gradflow.runtime import build_runtime
 
-    rt = build_runtime(settings)
-    configure_spool(settings.var_dir / "outbox")
-    rt.deploy()
-    return rt
+    return build_runtime(settings)
 
 
 @app.task(name="gradflow.fire_due_timers")
@@ -52,13 +50,14 @@ def fire_due_timers_task() -> int:
 def deliver_outbox_task() -> int:
     from engine.outbox import deliver_pending
 
-    return deliver_pending(runtime().Session)
+    rt = runtime()
+    return deliver_pending(rt.Session, rt.extensions.senders)
 
 
 @app.task(name="gradflow.render_agreement")
 def render_agreement_task(agreement_id: int) -> int:
     """Render and cache one e-agreement now (the page asks when no cached copy exists)."""
-    from domain.agreement_pdf import render_and_cache
+    from processes.agreements.pdf import render_and_cache
 
     rt = runtime()
     with rt.Session() as session:

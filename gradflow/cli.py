@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from gradflow.config import ROOT, ConfigError, load_settings
+from core.config import ROOT, ConfigError, load_settings
 
 
 def migrate(database_url: str | None = None) -> None:

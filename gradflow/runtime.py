@@ -1,40 +1,78 @@
-"""Builds the pieces every entry point shares: settings, database, spec registry, runner."""
+"""Builds what every entry point shares: settings, database, the process modules, the spec
+registry, the runner with its extensions and access policy, and a way to enqueue background work.
+
+Nothing is registered by importing a module: the process modules are listed in
+``processes.modules()`` (plus any named in GRADFLOW_EXTRA_MODULES) and handed over here.
+"""
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.config import Settings, load_settings
+from core.db import make_engine, make_session_factory
+from domain import notify
+from domain.access import POLICY
+from domain.modules import ModuleRegistry, ProcessModule
 from engine.runner import Runner
+from engine.services import Extensions
 from engine.specs import SpecRegistry
-from gradflow.config import Settings, load_settings
-from gradflow.db import make_engine, make_session_factory
+
+Enqueue = Callable[..., None]
 
 
 @dataclass
 class Runtime:
     settings: Settings
     db: Engine
-    Session: sessionmaker
+    Session: sessionmaker[Session]
     registry: SpecRegistry
     runner: Runner
+    modules: ModuleRegistry
+    extensions: Extensions
+    enqueue: Enqueue
 
-    def deploy(self) -> list:
+    def deploy(self) -> list[Any]:
+        """`gradflow deploy`: a new version row for every process whose files changed."""
         with self.Session() as session:
             rows = self.registry.deploy(session)
             session.commit()
             return rows
 
 
-def build_runtime(settings: Settings | None = None, extra_process_dirs: tuple[Path, ...] = ()) -> Runtime:
-    settings = settings or load_settings()
-    import domain.handlers  # noqa: F401 - registers service-task handlers and hooks
+def _celery_enqueue(name: str, *args: Any) -> None:
+    """Production: hand the task to the broker by name (pages never import the Celery app)."""
+    from gradflow.celery_app import app
 
+    app.send_task(name, args=list(args))
+
+
+def load_modules(extra: Iterable[str] = ()) -> list[ProcessModule]:
+    import processes
+
+    found = processes.modules()
+    for path in extra:
+        found.append(importlib.import_module(path).module())
+    return found
+
+
+def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModule] | None = None,
+                  enqueue: Enqueue | None = None) -> Runtime:
+    settings = settings or load_settings()
+    registry_of_modules = ModuleRegistry(modules if modules is not None else load_modules(settings.extra_modules))
+    extensions = registry_of_modules.extensions()
+    extensions.add_senders(notify.SENDERS)
+    notify.configure_spool(settings.var_dir / "outbox")
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db = make_engine(settings.database_url)
-    registry = SpecRegistry([settings.processes_dir, *extra_process_dirs])
-    runner = Runner(registry, script_time_limit=settings.script_time_limit_seconds)
-    return Runtime(settings=settings, db=db, Session=make_session_factory(db), registry=registry, runner=runner)
+    registry = SpecRegistry(registry_of_modules.bpmn_dirs())
+    runner = Runner(registry, extensions, POLICY, script_time_limit=settings.script_time_limit_seconds)
+    return Runtime(settings=settings, db=db, Session=make_session_factory(db), registry=registry, runner=runner,
+                   modules=registry_of_modules, extensions=extensions, enqueue=enqueue or _celery_enqueue)

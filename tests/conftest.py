@@ -15,8 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+# Every test account gets a cheap hash (scrypt costs ~0.3 s each). Set when pytest loads this
+# file, before any test module or fixture runs; domain.accounts.hash_password reads it per call.
+os.environ.setdefault("GRADFLOW_PASSWORD_HASH", "pbkdf2:sha256:1")
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PROCESSES = ROOT / "tests" / "data"
+TEST_MODULE = "tests.modules.testkit"  # test-only handlers and senders for the BPMN in tests/data
 PG_ADMIN_URL = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("GRADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -72,12 +77,11 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def settings(database_url, tmp_path_factory):
-    from gradflow.config import ROOT as PROJECT_ROOT
-    from gradflow.config import Settings
+    from core.config import Settings
 
     var = tmp_path_factory.mktemp("var")
     return Settings(mode="embedded", database_url=database_url, secret_key="test-" + uuid.uuid4().hex,
-                    processes_dir=PROJECT_ROOT / "processes", var_dir=var, script_time_limit_seconds=1)
+                    extra_modules=(TEST_MODULE,), var_dir=var, script_time_limit_seconds=1)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +90,7 @@ def runtime(settings):
     from gradflow.runtime import build_runtime
 
     migrate(settings.database_url)  # the real migrations, not create_all
-    rt = build_runtime(settings, extra_process_dirs=(TEST_PROCESSES,))
+    rt = build_runtime(settings)
     rt.deploy()
     yield rt
     rt.db.dispose()
@@ -101,7 +105,7 @@ def _clean_tables(request):
     if "runtime" not in request.fixturenames:
         return
     rt = request.getfixturevalue("runtime")
-    from gradflow.db import Base
+    from core.db import Base
 
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in TABLES_KEEP]
     with rt.db.begin() as conn:

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 from sqlalchemy import func, select
 
-from domain import agreement_pdf
+from core.errors import Conflict, Forbidden
 from domain.models import Agreement, AgreementDocument
 from engine import outbox
-from engine.errors import Conflict, Forbidden
+from processes.agreements import pdf as agreement_pdf
 from tests.conftest import require_service
 from tests.processes.test_agreement_lifecycle import signed_online
 from tests.processes.test_online_signing import agreement, invite
@@ -24,7 +24,7 @@ def test_signed_agreement_pdf_names_the_parties_position_and_number(runtime, wor
     grad = make_graduate("g1", name="林小雨")
     make_employer("hr", name="厦门星海科技有限公司")
     a = signed_online(runtime, step, actor, "g1", grad)
-    assert outbox.deliver_pending(runtime.Session) >= 1  # the render job runs from the outbox
+    assert outbox.deliver_pending(runtime.Session, runtime.extensions.senders) >= 1  # the render job runs from the outbox
     with runtime.Session() as s:
         doc = s.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == a.id))
         assert doc is not None and doc.pdf.startswith(b"%PDF")

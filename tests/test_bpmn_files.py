@@ -1,7 +1,7 @@
 """The BPMN process files open in a modeler and still load in the engine.
 
-rule REV-1: processes/review.bpmn is the shared two-level (院系 / 学校) review.
-rule DST-1: processes/destination_filing.bpmn is the other-destination filing, which calls the review.
+rule REV-1: processes/review/review.bpmn is the shared two-level (院系 / 学校) review.
+rule DST-1: processes/destination/destination_filing.bpmn is the other-destination filing, which calls the review.
 
 Every file under processes/ must carry diagram interchange (bpmndi) for each
 flow node and sequence flow (``tools/bpmn_layout.py`` writes it), must pass
@@ -25,7 +25,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 ROOT = Path(__file__).resolve().parents[1]
 PROCESS_DIR = ROOT / "processes"
 TOOL = ROOT / "tools" / "bpmn_layout.py"
-PROCESS_FILES = sorted(PROCESS_DIR.glob("*.bpmn"))
+PROCESS_FILES = sorted(PROCESS_DIR.rglob("*.bpmn"))
 RULES = {"review.bpmn": "REV-1", "destination_filing.bpmn": "DST-1"}
 
 NS = {
@@ -115,7 +115,7 @@ def test_every_flow_node_and_sequence_flow_has_di(path):
     di_refs = {el.get("bpmnElement") for el in root.iterfind(".//bpmndi:BPMNDiagram//*[@bpmnElement]", NS)}
     wanted = [
         (el.get("id"), etree.QName(el).localname)
-        for el in root.iter("{%s}*" % NS["bpmn"])
+        for el in root.iter(f"{{{NS['bpmn']}}}*")
         if etree.QName(el).localname in FLOW_NODES | {"sequenceFlow", "lane", "participant"}
     ]
     assert wanted, "no flow elements found"
@@ -138,17 +138,17 @@ def test_di_shapes_sit_in_their_lanes_and_do_not_overlap(path):
     root = _root(path)
     shapes = {el.get("bpmnElement"): _bounds(el) for el in root.iterfind(".//bpmndi:BPMNShape", NS)}
     nodes = {
-        el.get("id"): el for el in root.iter("{%s}*" % NS["bpmn"]) if etree.QName(el).localname in FLOW_NODES
+        el.get("id"): el for el in root.iter(f"{{{NS['bpmn']}}}*") if etree.QName(el).localname in FLOW_NODES
     }
     lane_of = {}
-    for lane in root.iter("{%s}lane" % NS["bpmn"]):  # document order: a nested lane overrides its parent
+    for lane in root.iter(f"{{{NS['bpmn']}}}lane"):  # document order: a nested lane overrides its parent
         for ref in lane.findall("bpmn:flowNodeRef", NS):
             lane_of[ref.text.strip()] = lane.get("id")
     for node_id, lane_id in lane_of.items():
         assert _inside(shapes[node_id], shapes[lane_id]), f"{node_id} is outside lane {lane_id}"
     for part in root.iterfind("bpmn:collaboration/bpmn:participant", NS):
         proc = root.find(f"bpmn:process[@id='{part.get('processRef')}']", NS)
-        for el in proc.iter("{%s}*" % NS["bpmn"]):
+        for el in proc.iter(f"{{{NS['bpmn']}}}*"):
             if el.get("id") in shapes and etree.QName(el).localname in FLOW_NODES | {"lane"}:
                 assert _inside(shapes[el.get("id")], shapes[part.get("id")]), (
                     f"{el.get('id')} is outside its pool"

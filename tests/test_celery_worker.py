@@ -2,8 +2,8 @@
 
 Why a real worker subprocess and not CELERY_EAGER or a mocked task: gradflow.celery_app
 reads its configuration from the environment at import time, and the worker builds its
-own runtime (its own settings, engine, SpecRegistry and `rt.deploy()` of
-GRADFLOW_PROCESSES_DIR only). Only a separate process fed by a real broker and a real
+own runtime (its own settings, engine, SpecRegistry, and the process modules named in
+GRADFLOW_EXTRA_MODULES; it never deploys). Only a separate process fed by a real broker and a real
 beat shows that this wiring works end to end (env -> settings -> beat -> Redis -> task ->
 runtime -> shared database), that a worker can step an instance of a process it never
 deployed itself (the BPMN text lives in process_version and specs are loaded by version
@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -82,11 +82,12 @@ def test_worker_and_beat_fire_timer_and_deliver_outbox(runtime, database_url, tm
     if not port_open(host, port):
         require_service("Redis", f"nothing listens on {host}:{port} (broker for the Celery worker test)")
 
-    # The worker deploys only processes/; timer_outbox must come from the database.
+    # The worker does not deploy (`gradflow deploy` is the one explicit step): timer_outbox, a test-only
+    # process, must come from the database; its handler and sender come from the test module.
     processes_dir = ROOT / "processes"
-    assert not any("timer_outbox" in p.read_text(encoding="utf-8") for p in processes_dir.glob("*.bpmn"))
+    assert not any("timer_outbox" in p.read_text(encoding="utf-8") for p in processes_dir.rglob("*.bpmn"))
 
-    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=3)
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
     with runtime.Session() as s:
         instance = runtime.runner.start(s, "timer_outbox", services.SYSTEM, scope={},
                                         data={"due_at": due.isoformat()})
@@ -113,10 +114,12 @@ def test_worker_and_beat_fire_timer_and_deliver_outbox(runtime, database_url, tm
         "DATABASE_URL": database_url,
         "GRADFLOW_VAR_DIR": str(var_dir),
         "GRADFLOW_TIMER_POLL_SECONDS": "1",
-        "GRADFLOW_PROCESSES_DIR": str(processes_dir),
+        "GRADFLOW_EXTRA_MODULES": "tests.modules.testkit",
+        "PYTHONPATH": str(ROOT),  # the test module lives in tests/, not in the installed packages
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("CELERY_RESULT_BACKEND", None)
+    env.pop("GRADFLOW_PASSWORD_HASH", None)  # the tests' cheap hash is refused in production mode
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     ping_file = var_dir / "outbox" / "ping.jsonl"
 
@@ -159,7 +162,7 @@ def test_worker_and_beat_fire_timer_and_deliver_outbox(runtime, database_url, tm
             assert row.created_at >= due.replace(tzinfo=None)
             assert s.scalar(select(func.count()).select_from(AuditEvent).where(
                 AuditEvent.instance_id == instance_id, AuditEvent.action == "timer")) == 1
-            # The worker's own deploy (processes/ only) neither failed nor re-versioned timer_outbox.
+            # The worker deployed nothing: timer_outbox still has only the version the test deployed.
             assert s.scalar(select(func.count()).select_from(ProcessVersion)
                             .where(ProcessVersion.process_id == "timer_outbox")) == versions_before
             assert s.get(ProcessInstance, instance_id).version_id == version_id
@@ -185,46 +188,44 @@ def test_outbox_delivery_is_idempotent_under_concurrent_deliverers(runtime):
     calls: list[tuple[int, str]] = []
     lock = threading.Lock()
 
-    @outbox.sender(kind)
     def record(row, _sessions) -> None:
         with lock:
             calls.append((row.id, threading.current_thread().name))
         time.sleep(0.01)  # a slow send keeps the row claimed while the other deliverer arrives
 
-    try:
-        with runtime.Session() as s:
-            s.add_all([OutboxMessage(kind=kind, payload={"n": n}) for n in range(30)])
-            s.commit()
-            ids = sorted(s.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == kind)))
-        assert len(ids) == 30
+    senders = {**runtime.extensions.senders, kind: record}
 
-        barrier = threading.Barrier(2)
-        results: dict[str, int] = {}
-        errors: list[BaseException] = []
+    with runtime.Session() as s:
+        s.add_all([OutboxMessage(kind=kind, payload={"n": n}) for n in range(30)])
+        s.commit()
+        ids = sorted(s.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == kind)))
+    assert len(ids) == 30
 
-        def deliver():
-            try:
-                barrier.wait(timeout=10)
-                results[threading.current_thread().name] = outbox.deliver_pending(runtime.Session)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
-                errors.append(exc)
+    barrier = threading.Barrier(2)
+    results: dict[str, int] = {}
+    errors: list[BaseException] = []
 
-        threads = [threading.Thread(target=deliver, name=f"deliverer-{i}") for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not any(t.is_alive() for t in threads), "a deliverer hung"
-        assert not errors, errors
+    def deliver():
+        try:
+            barrier.wait(timeout=10)
+            results[threading.current_thread().name] = outbox.deliver_pending(runtime.Session, senders)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+            errors.append(exc)
 
-        sent = sorted(row_id for row_id, _ in calls)
-        assert sent == ids, "each row must be sent exactly once"
-        assert sum(results.values()) == len(ids), results
-        with runtime.Session() as s:
-            rows = list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)))
-            assert all(r.delivered_at is not None and r.attempts == 0 for r in rows)
-        assert outbox.deliver_pending(runtime.Session) == 0  # nothing left to send again
-        assert len(calls) == len(ids)
-        print("rows per deliverer:", results)
-    finally:
-        outbox._SENDERS.pop(kind, None)
+    threads = [threading.Thread(target=deliver, name=f"deliverer-{i}") for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a deliverer hung"
+    assert not errors, errors
+
+    sent = sorted(row_id for row_id, _ in calls)
+    assert sent == ids, "each row must be sent exactly once"
+    assert sum(results.values()) == len(ids), results
+    with runtime.Session() as s:
+        rows = list(s.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)))
+        assert all(r.delivered_at is not None and r.attempts == 0 for r in rows)
+    assert outbox.deliver_pending(runtime.Session, senders) == 0  # nothing left to send again
+    assert len(calls) == len(ids)
+    print("rows per deliverer:", results)

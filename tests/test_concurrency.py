@@ -5,10 +5,11 @@ import threading
 
 from sqlalchemy import func, select
 
-from domain import filing
+from core.errors import Conflict
 from domain.models import Graduate, Message
-from engine.errors import Conflict
 from engine.models import AuditEvent, ProcessInstance, WorkItem
+from processes.destination import services as filing
+from processes.review import services as reviews
 from tests.conftest import FREELANCE, open_items
 
 
@@ -30,7 +31,7 @@ def test_two_reviewers_completing_one_item_at_once(runtime, world, make_graduate
             barrier.wait()
             try:
                 s.connection(execution_options={"sqlite_immediate": True})
-                filing.review(s, runtime.runner, dept, item.id, decision, "理由" if decision == "reject" else "")
+                reviews.review(s, runtime.runner, dept, item.id, decision, "理由" if decision == "reject" else "")
                 s.commit()
                 outcomes.append("ok:" + decision)
             except Conflict as exc:
@@ -69,7 +70,7 @@ def test_stale_version_is_refused_not_overwritten(runtime, world, make_graduate,
         version = old.version
         item = open_items(runtime, inst.id, "Department")[0]
         dept = actor("dept_info")
-        step(lambda s: filing.review(s, runtime.runner, dept, item.id, "approve", ""))
+        step(lambda s: reviews.review(s, runtime.runner, dept, item.id, "approve", ""))
         old.status_label = "被覆盖"
         try:
             stale.flush()

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from domain import documents
-from domain.documents import FONT_PACKAGE, FontMissing, find_cjk_font, render_agreement_pdf, template_version
+from processes.agreements import documents
+from processes.agreements.documents import (
+    FONT_PACKAGE,
+    FontMissing,
+    find_cjk_font,
+    render_agreement_pdf,
+    template_version,
+)
 from tests.conftest import require_service
 
 AGREEMENT_NO = "2023410001367556164"

@@ -4,21 +4,22 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from domain import filing
+from core.errors import ValidationFailed
 from domain.models import Graduate
 from engine import outbox
-from engine.errors import ValidationFailed
 from engine.models import AuditEvent, OutboxMessage, ProcessInstance, ProcessVersion
 from engine.sandbox import RestrictedEnvironment
 from engine.services import SYSTEM
 from engine.specs import SpecRegistry
 from engine.timers import fire_due_timers
-from tests.conftest import FREELANCE, open_items
+from processes.destination import services as filing
+from processes.review import services as reviews
+from tests.conftest import FREELANCE, ROOT, open_items
 
 
 def _file(runtime, step, actor, username="g1"):
@@ -45,7 +46,7 @@ def test_changed_review_makes_new_versions_and_running_instances_keep_theirs(run
     make_graduate("g2")
     running = _file(runtime, step, actor, "g1")
     old_version = running.version_id
-    for f in runtime.settings.processes_dir.glob("*.bpmn"):
+    for f in ROOT.joinpath("processes").rglob("*.bpmn"):
         shutil.copy(f, tmp_path / f.name)
     review = tmp_path / "review.bpmn"
     review.write_text(review.read_text(encoding="utf-8").replace("等待学校审核", "等待学校终审"), encoding="utf-8")
@@ -57,13 +58,12 @@ def test_changed_review_makes_new_versions_and_running_instances_keep_theirs(run
     assert "destination_filing" in callers
     assert {r.process_id for r in new_rows} == callers | {"review"}  # every caller changes too
     try:
-        runtime.registry._latest.clear()
         fresh = _file(runtime, step, actor, "g2")
         assert fresh.version_id != old_version
         decide = actor("dept_info")
         for inst in (running, fresh):
             item = open_items(runtime, inst.id, "Department")[0]
-            step(lambda s, i=item: filing.review(s, runtime.runner, decide, i.id, "approve", ""))
+            step(lambda s, i=item: reviews.review(s, runtime.runner, decide, i.id, "approve", ""))
         with runtime.Session() as s:
             assert s.get(ProcessInstance, running.id).status_label == "等待学校审核"
             assert s.get(ProcessInstance, fresh.id).status_label == "等待学校终审"
@@ -72,7 +72,6 @@ def test_changed_review_makes_new_versions_and_running_instances_keep_theirs(run
             for row in s.scalars(select(ProcessVersion).where(ProcessVersion.id.in_([r.id for r in new_rows]))):
                 row.process_id = row.process_id + "_retired"
             s.commit()
-        runtime.registry._latest.clear()
 
 
 def test_instances_are_stored_without_their_spec_and_reload_with_the_sandbox(runtime, world, make_graduate, step,
@@ -96,7 +95,7 @@ def test_every_step_appends_an_audit_event(runtime, world, make_graduate, step, 
     inst = _file(runtime, step, actor)
     dept = actor("dept_info")
     item = open_items(runtime, inst.id, "Department")[0]
-    step(lambda s: filing.review(s, runtime.runner, dept, item.id, "approve", ""))
+    step(lambda s: reviews.review(s, runtime.runner, dept, item.id, "approve", ""))
     with runtime.Session() as s:
         events = list(s.scalars(select(AuditEvent).where(AuditEvent.instance_id == inst.id).order_by(AuditEvent.id)))
         assert [e.action for e in events] == ["start", "submit", "complete"]
@@ -116,15 +115,15 @@ def test_review_without_return_refuses_a_return(runtime, world, step, actor):
     item = open_items(runtime, inst.id, "Department")[0]
     dept = actor("dept_info")
     with pytest.raises(ValidationFailed, match="不允许退回"):
-        step(lambda s: filing.review(s, runtime.runner, dept, item.id, "return", "改一下"))
-    step(lambda s: filing.review(s, runtime.runner, dept, item.id, "reject", "不符合"))
+        step(lambda s: reviews.review(s, runtime.runner, dept, item.id, "return", "改一下"))
+    step(lambda s: reviews.review(s, runtime.runner, dept, item.id, "reject", "不符合"))
     with runtime.Session() as s:
         assert s.get(ProcessInstance, inst.id).status == "completed"
 
 
 def test_timer_job_fires_only_due_instances(runtime, step):
     # rule REV-1
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def start(due):
         return step(lambda s: runtime.runner.start(s, "timer_outbox", SYSTEM, scope={},
@@ -148,19 +147,20 @@ def test_outbox_retries_a_failing_sender_and_delivers_once(runtime, step):
     # rule NOTE-2
     calls = []
 
-    @outbox.sender("test.flaky")
     def flaky(row, _sessions):
         calls.append(row.id)
         if len(calls) == 1:
             raise ConnectionError("短信网关超时")
 
+    senders = {**runtime.extensions.senders, "test.flaky": flaky}
+
     step(lambda s: s.add(OutboxMessage(kind="test.flaky", payload={"to": "13800000000"})))
-    assert outbox.deliver_pending(runtime.Session) == 0
+    assert outbox.deliver_pending(runtime.Session, senders) == 0
     with runtime.Session() as s:
         row = s.scalar(select(OutboxMessage))
         assert row.attempts == 1 and "短信网关超时" in row.last_error and row.delivered_at is None
         row.available_at = row.available_at - timedelta(hours=2)  # the back-off has passed
         s.commit()
-    assert outbox.deliver_pending(runtime.Session) == 1
-    assert outbox.deliver_pending(runtime.Session) == 0
+    assert outbox.deliver_pending(runtime.Session, senders) == 1
+    assert outbox.deliver_pending(runtime.Session, senders) == 0
     assert len(calls) == 2

@@ -72,7 +72,7 @@ def test_large_png_with_alpha_becomes_jpeg_on_white():
     "raw",
     [
         b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n%%EOF\n",
-        "这不是图片，只是一个改名为.jpg的文本文件\n".encode("utf-8"),
+        "这不是图片，只是一个改名为.jpg的文本文件\n".encode(),
     ],
     ids=["pdf", "text-renamed-jpg"],
 )

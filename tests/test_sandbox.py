@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import EngineError, ScriptRefused
+from core.errors import EngineError, ScriptRefused
 from engine.sandbox import RestrictedEnvironment
 from engine.services import SYSTEM
 from engine.specs import SpecRegistry
@@ -39,7 +39,7 @@ def test_a_bpmn_script_that_escapes_is_refused(runtime, tmp_path, name):
         s.commit()
     from engine.runner import Runner
 
-    runner = Runner(registry, script_time_limit=1)
+    runner = Runner(registry, runtime.extensions, runtime.runner.policy, script_time_limit=1)
     with runtime.Session() as s:
         with pytest.raises(EngineError) as info:
             runner.start(s, f"evil_{name}", SYSTEM, scope={})

@@ -10,7 +10,7 @@ from tests.conftest import FREELANCE, open_items, page_without_tokens
 
 
 def _filed(runtime, step, actor, username):
-    from domain import filing
+    from processes.destination import services as filing
 
     a = actor(username)
     return step(lambda s: filing.start_filing(s, runtime.runner, a, s.get(Graduate, a.graduate_id), FREELANCE))

@@ -26,7 +26,7 @@ def test_graduate_without_basic_info_is_told_why(app, runtime, world):
 def test_deleted_basic_info_also_refuses_login(app, runtime, world, make_graduate, step):
     # rule GRAD-2
     grad = make_graduate("g1")
-    from gradflow.db import utcnow
+    from core.db import utcnow
 
     step(lambda s: setattr(s.get(Graduate, grad.id), "deleted_at", utcnow()))
     resp = app.test_client().post("/login", data={"username": "g1", "password": DEMO_PASSWORD})

@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 from sqlalchemy import func, select
 
-from domain import filing, signing
 from domain.models import (
     AccessLog,
     Account,
@@ -23,6 +22,8 @@ from domain.models import (
 )
 from domain.seed import DEMO_PASSWORD, credit_code
 from engine.models import AuditEvent, ProcessInstance, WorkItem
+from processes.agreements import services as signing
+from processes.review import services as reviews
 from tests.conftest import OFFLINE, TERMS, open_items, page_without_tokens, png_bytes
 
 TABLES = (Employer, Account, ProcessInstance, WorkItem, AuditEvent, Attachment, Agreement, Termination, AssistLink)
@@ -121,7 +122,7 @@ def approve(runtime, step, actor, instance_id):
     for user, role in (("dept_info", "Department"), ("school", "School")):
         a = actor(user)
         item = open_items(runtime, instance_id, role)[0]
-        step(lambda s, a=a, item=item: filing.review(s, runtime.runner, a, item.id, "approve", ""))
+        step(lambda s, a=a, item=item: reviews.review(s, runtime.runner, a, item.id, "approve", ""))
 
 
 def awaiting_stamped(runtime, step, actor, user="g1"):
@@ -321,7 +322,7 @@ def test_accepting_after_the_deadline_via_the_page_is_refused(app, runtime, worl
     grad = make_graduate("g1")
     make_employer("hr")
     hr = actor("hr")
-    past = datetime.now(timezone.utc) - timedelta(days=1) + timedelta(seconds=2)
+    past = datetime.now(UTC) - timedelta(days=1) + timedelta(seconds=2)
     inst = step(lambda s: signing.invite(s, runtime.runner, hr, grad.id, TERMS, 1, now=past))
     g1 = client_for("g1")
     assert 'id="accept-invitation"' in g1.get(f"/graduate/records/{inst.id}").get_data(as_text=True)
@@ -520,7 +521,7 @@ def test_assist_link_works_once_then_shows_the_invalid_link_message(app, runtime
     # an expired link is refused the same way and changes nothing
     a = actor("dept_info")
     item = open_items(runtime, inst.id, "Department")[0]
-    step(lambda s: filing.review(s, runtime.runner, a, item.id, "return", "公章不清晰"))
+    step(lambda s: reviews.review(s, runtime.runner, a, item.id, "return", "公章不清晰"))
     page = g1.post(f"/graduate/records/{inst.id}/assist-link").get_data(as_text=True)
     token2 = re.search(r"/assist/([A-Za-z0-9_\-]+)", page).group(1)
     with runtime.Session() as s:
@@ -649,8 +650,6 @@ def test_pdf_is_queued_when_celery_runs_elsewhere(app, runtime, world, make_grad
     # rule DOC-1
     from dataclasses import replace
 
-    import gradflow.celery_app as celery_app
-
     grad = make_graduate("g1")
     make_employer("hr")
     hr, g = actor("hr"), actor("g1")
@@ -660,17 +659,17 @@ def test_pdf_is_queued_when_celery_runs_elsewhere(app, runtime, world, make_grad
     a = agreement_of(runtime, inst.id)
     queued = []
     monkeypatch.setattr(runtime, "settings", replace(runtime.settings, celery_eager=False))
-    monkeypatch.setattr(celery_app.render_agreement_task, "delay", lambda agreement_id: queued.append(agreement_id))
+    monkeypatch.setattr(runtime, "enqueue", lambda name, *args: queued.append((name, *args)))
     client = client_for("g1")
     resp = client.get(f"/agreements/{a.id}/pdf")
     assert resp.status_code == 202 and "正在生成，请稍后刷新" in resp.get_data(as_text=True)
-    assert queued == [a.id]
+    assert queued == [("gradflow.render_agreement", a.id)]
     # once the worker has cached it, the page serves the cached copy without queueing again
-    from domain import agreement_pdf
+    from processes.agreements import pdf as agreement_pdf
 
     step(lambda s: agreement_pdf.render_and_cache(s, a.id))
     resp = client.get(f"/agreements/{a.id}/pdf")
-    assert resp.status_code == 200 and resp.data.startswith(b"%PDF") and queued == [a.id]
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF") and queued == [("gradflow.render_agreement", a.id)]
 
 
 def test_directed_graduate_sees_no_signing_forms(app, runtime, world, make_graduate, client_for):

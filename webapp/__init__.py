@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
-from flask_babel import Babel
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 
+from core.errors import EngineError
 from domain.models import Account
-from engine.errors import EngineError
-from gradflow.runtime import Runtime, build_runtime
+from webapp.extensions import babel, csrf, login_manager
 
 log = logging.getLogger(__name__)
-csrf = CSRFProtect()
-login_manager = LoginManager()
-babel = Babel()
 LOCALES = ("zh", "en")
 
 
@@ -24,8 +20,8 @@ def select_locale() -> str:
     return chosen if chosen in LOCALES else "zh"
 
 
-def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
-    runtime = runtime or build_runtime()
+def create_app(runtime: Any, **overrides: Any) -> Flask:
+    """The web app over a runtime built by the wiring (gradflow.runtime.build_runtime)."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=runtime.settings.secret_key,
@@ -43,10 +39,6 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
-
-    from domain.notify import configure_spool
-
-    configure_spool(runtime.settings.var_dir / "outbox")
 
     @app.before_request
     def _open_session():
@@ -70,27 +62,33 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
         resp.headers.setdefault("X-Frame-Options", "DENY")
         return resp
 
-    from webapp.admin.routes import bp as admin_bp
-    from webapp.api.routes import bp as api_bp
-    from webapp.assist.routes import bp as assist_bp
-    from webapp.auth.routes import bp as auth_bp
-    from webapp.employer.routes import bp as employer_bp
-    from webapp.graduate.routes import bp as graduate_bp
-    from webapp.review.routes import bp as review_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(graduate_bp)
-    app.register_blueprint(review_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(employer_bp)
-    app.register_blueprint(assist_bp)
-    app.register_blueprint(api_bp)
-    csrf.exempt(api_bp)  # the API checks CSRF itself for cookie-authenticated writes
+    _register_blueprints(app, runtime)
 
     from webapp import filters
 
     filters.register(app)
+    _register_error_handlers(app)
+    return app
 
+
+def _register_blueprints(app: Flask, runtime: Any) -> None:
+    from webapp.admin.routes import bp as admin_bp
+    from webapp.api.routes import bp as api_bp
+    from webapp.auth.routes import bp as auth_bp
+    from webapp.graduate.routes import bp as graduate_bp
+    from webapp.review.routes import bp as review_bp
+
+    for bp in (auth_bp, graduate_bp, review_bp, admin_bp):
+        app.register_blueprint(bp)
+    for module in runtime.modules.modules:  # each process module's own pages
+        for bp in module.blueprints:
+            app.register_blueprint(bp)
+    for bp in (api_bp, *(b for m in runtime.modules.modules for b in m.api_blueprints)):
+        app.register_blueprint(bp)
+        csrf.exempt(bp)  # the API checks CSRF itself for cookie-authenticated writes
+
+
+def _register_error_handlers(app: Flask) -> None:
     def wants_json() -> bool:
         return request.path.startswith("/api/")
 
@@ -125,8 +123,6 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
         if wants_json():
             return jsonify(error={"message": "不支持的请求方法"}), 405
         return render_template("error.html", message="不支持的请求方法"), 405
-
-    return app
 
 
 @login_manager.user_loader

@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 
 from domain import dicts
 from domain.accounts import ROLE_NAMES
-from forms.destination import FIELD_LABELS
 
 CST = timedelta(hours=8)
 
@@ -30,6 +29,5 @@ def register(app) -> None:
     app.jinja_env.globals.update(
         get_locale=get_locale,
         ROLE_NAMES=ROLE_NAMES,
-        FIELD_LABELS=FIELD_LABELS,
         dest_type_name=lambda code: (dicts.destination_type(code) or {}).get("name", code),
     )

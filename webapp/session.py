@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from flask import g, request
 from flask_login import UserMixin, current_user
 from sqlalchemy.exc import OperationalError
 
+from core.errors import Conflict, EngineError, Forbidden
 from domain.accounts import actor_for
 from domain.models import AccessLog, Account
-from engine.errors import Conflict, EngineError, Forbidden
 from engine.services import Actor
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from domain import filing, signing
+from core.errors import Conflict, Forbidden, ValidationFailed
 from domain.attachments import store_images
 from domain.models import Agreement, AssistLink, EffectiveDestination, Graduate, Message, Termination
-from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.models import OutboxMessage, ProcessInstance
+from processes.agreements import services as signing
+from processes.destination import services as filing
+from processes.review import services as reviews
+from processes.terminations import services as terminations
 from tests.conftest import OFFLINE, TERMS, open_items, png_bytes
 from tests.processes.test_online_signing import agreement, answer, invite, label, review
 
@@ -37,11 +40,11 @@ def test_graduate_starts_employer_accepts_review_terminates(runtime, world, make
     make_employer("hr")
     a = signed_online(runtime, step, actor, "g1", grad)
     g = actor("g1")
-    term = step(lambda s: signing.start_online_termination(s, runtime.runner, g, a.id, REASON))
+    term = step(lambda s: terminations.start_online_termination(s, runtime.runner, g, a.id, REASON))
     assert term.status_label == "等待用人单位回应"
     assert [i.role for i in open_items(runtime, term.id)] == ["Employer"]
     hr = actor("hr")
-    step(lambda s: signing.answer_termination(s, runtime.runner, hr, term.id, "accept"))
+    step(lambda s: terminations.answer_termination(s, runtime.runner, hr, term.id, "accept"))
     assert label(runtime, term.id) == "等待院系审核"
     review(runtime, step, actor, "dept_info", term.id, "approve")
     review(runtime, step, actor, "school", term.id, "approve")
@@ -64,12 +67,12 @@ def test_employer_starts_and_the_graduate_is_told_then_refuses(runtime, world, m
     make_employer("hr")
     a = signed_online(runtime, step, actor, "g1", grad)
     hr = actor("hr")
-    term = step(lambda s: signing.start_online_termination(s, runtime.runner, hr, a.id, REASON))
+    term = step(lambda s: terminations.start_online_termination(s, runtime.runner, hr, a.id, REASON))
     assert term.status_label == "等待毕业生回应"
     with runtime.Session() as s:
         assert any("用人单位发起解约申请" in m.title for m in s.scalars(select(Message)))
     g = actor("g1")
-    step(lambda s: signing.answer_termination(s, runtime.runner, g, term.id, "refuse"))
+    step(lambda s: terminations.answer_termination(s, runtime.runner, g, term.id, "refuse"))
     assert label(runtime, term.id) == "对方拒绝解约 解约失败"
     with runtime.Session() as s:
         assert s.get(Agreement, a.id).status == "signed"  # stays valid
@@ -82,16 +85,16 @@ def test_rejected_termination_keeps_the_agreement(runtime, world, make_graduate,
     make_employer("hr")
     a = signed_online(runtime, step, actor, "g1", grad)
     g, hr = actor("g1"), actor("hr")
-    term = step(lambda s: signing.start_online_termination(s, runtime.runner, g, a.id, REASON))
+    term = step(lambda s: terminations.start_online_termination(s, runtime.runner, g, a.id, REASON))
     with pytest.raises(Conflict, match="正在办理"):
-        step(lambda s: signing.start_online_termination(s, runtime.runner, hr, a.id, REASON))  # TRM-4
-    step(lambda s: signing.answer_termination(s, runtime.runner, hr, term.id, "accept"))
+        step(lambda s: terminations.start_online_termination(s, runtime.runner, hr, a.id, REASON))  # TRM-4
+    step(lambda s: terminations.answer_termination(s, runtime.runner, hr, term.id, "accept"))
     review(runtime, step, actor, "dept_info", term.id, "reject", "请先与单位确认违约金")
     assert label(runtime, term.id) == "解约审核不通过（院系审核不通过）"
     with runtime.Session() as s:
         assert s.get(Agreement, a.id).status == "signed"
     # once that one is over, a new termination may start
-    again = step(lambda s: signing.start_online_termination(s, runtime.runner, hr, a.id, REASON))
+    again = step(lambda s: terminations.start_online_termination(s, runtime.runner, hr, a.id, REASON))
     assert again.status_label == "等待毕业生回应"
 
 
@@ -103,11 +106,11 @@ def test_termination_of_an_unsigned_agreement_is_refused(runtime, world, make_gr
     a = agreement(runtime, inst.id)
     g = actor("g1")
     with pytest.raises(Conflict, match="只有线上签约且已生效"):
-        step(lambda s: signing.start_online_termination(s, runtime.runner, g, a.id, REASON))
+        step(lambda s: terminations.start_online_termination(s, runtime.runner, g, a.id, REASON))
     make_graduate("g2")
     other = actor("g2")
     with pytest.raises(Forbidden):
-        step(lambda s: signing.start_online_termination(s, runtime.runner, other, a.id, REASON))
+        step(lambda s: terminations.start_online_termination(s, runtime.runner, other, a.id, REASON))
 
 
 def offline_signed(runtime, step, actor, user="g1"):
@@ -167,7 +170,7 @@ def test_withdraw_applies_to_both_offline_submissions(runtime, world, make_gradu
     make_graduate("g1")
     g = actor("g1")
     inst = step(lambda s: signing.submit_offline(s, runtime.runner, g, s.get(Graduate, g.graduate_id), OFFLINE))
-    step(lambda s: filing.withdraw(s, runtime.runner, g, inst.id))
+    step(lambda s: reviews.withdraw(s, runtime.runner, g, inst.id))
     assert label(runtime, inst.id) == "协议审核待提交（已撤回）"
     item = open_items(runtime, inst.id, "Graduate")[0]
     step(lambda s: runtime.runner.complete(s, item.id, g, {"application": {"fields": OFFLINE}}))
@@ -175,7 +178,7 @@ def test_withdraw_applies_to_both_offline_submissions(runtime, world, make_gradu
     review(runtime, step, actor, "school", inst.id, "approve")
     ids = images(step, actor, "g1")
     step(lambda s: signing.upload_stamped(s, runtime.runner, g, inst.id, ids))
-    step(lambda s: filing.withdraw(s, runtime.runner, g, inst.id))
+    step(lambda s: reviews.withdraw(s, runtime.runner, g, inst.id))
     assert label(runtime, inst.id) == "协议书回传待提交（已撤回）"
 
 
@@ -236,20 +239,20 @@ def test_offline_termination_with_letter_return_and_approval(runtime, world, mak
     a = agreement(runtime, inst.id)
     g = actor("g1")
     with pytest.raises(ValidationFailed):  # the letter is required
-        step(lambda s: signing.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id), a.id,
+        step(lambda s: terminations.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id), a.id,
                                                           REASON, []))
     letter = images(step, actor, "g1")
-    term = step(lambda s: signing.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
+    term = step(lambda s: terminations.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
                                                              a.id, REASON, letter))
     assert term.status_label == "等待院系审核"
     with pytest.raises(Conflict):
-        step(lambda s: signing.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
+        step(lambda s: terminations.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
                                                           a.id, REASON, letter))
     review(runtime, step, actor, "dept_info", term.id, "return", "请上传单位盖章的解约函")
     assert label(runtime, term.id) == "解约申请待提交（老师退回）"
     item = open_items(runtime, term.id, "Graduate")[0]
     letter2 = images(step, actor, "g1")
-    step(lambda s: signing.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id), a.id,
+    step(lambda s: terminations.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id), a.id,
                                                       REASON, letter2, work_item_id=item.id))
     review(runtime, step, actor, "dept_info", term.id, "approve")
     review(runtime, step, actor, "school", term.id, "approve")
@@ -267,7 +270,7 @@ def test_offline_termination_rejected_keeps_the_agreement(runtime, world, make_g
     a = agreement(runtime, inst.id)
     g = actor("g1")
     letter = images(step, actor, "g1")
-    term = step(lambda s: signing.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
+    term = step(lambda s: terminations.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
                                                              a.id, REASON, letter))
     review(runtime, step, actor, "dept_info", term.id, "reject", "单位未同意")
     assert label(runtime, term.id) == "解约审核不通过（院系审核不通过）"
@@ -283,7 +286,7 @@ def test_online_agreement_cannot_use_offline_termination(runtime, world, make_gr
     g = actor("g1")
     letter = images(step, actor, "g1")
     with pytest.raises(Conflict, match="线下签约"):
-        step(lambda s: signing.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
+        step(lambda s: terminations.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
                                                           a.id, REASON, letter))
 
 
@@ -309,7 +312,7 @@ def test_paper_registration_review_and_termination_through_oft(runtime, world, m
     with runtime.Session() as s:
         assert s.get(EffectiveDestination, grad.id).record_id == a.id
     letter = images(step, actor, "g1")
-    term = step(lambda s: signing.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
+    term = step(lambda s: terminations.submit_offline_termination(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
                                                              a.id, REASON, letter))
     assert term.status_label == "等待院系审核"
 

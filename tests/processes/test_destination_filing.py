@@ -4,10 +4,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from domain import filing
+from core.errors import Conflict, ValidationFailed
+from domain.access import POLICY
 from domain.models import DestinationRecord, EffectiveDestination, Graduate, Message
-from engine.errors import Conflict, ValidationFailed
 from engine.models import AuditEvent, ProcessInstance, WorkItem
+from processes.destination import services as filing
+from processes.review import services as reviews
 from tests.conftest import FREELANCE, open_items
 
 
@@ -20,7 +22,7 @@ def decide(runtime, step, actor, username, instance_id, decision, reason="", edi
     a = actor(username)
     role = "Department" if username.startswith("dept") else "School"
     item = open_items(runtime, instance_id, role)[0]
-    return step(lambda s: filing.review(s, runtime.runner, a, item.id, decision, reason, edits))
+    return step(lambda s: reviews.review(s, runtime.runner, a, item.id, decision, reason, edits))
 
 
 def label(runtime, instance_id):
@@ -149,7 +151,7 @@ def test_withdraw_before_review_then_edit_and_resubmit(runtime, world, make_grad
     make_graduate("g1")
     inst = submit(runtime, step, actor, "g1")
     g = actor("g1")
-    step(lambda s: filing.withdraw(s, runtime.runner, g, inst.id))
+    step(lambda s: reviews.withdraw(s, runtime.runner, g, inst.id))
     assert label(runtime, inst.id) == "已撤回 待重新提交"
     assert [i.role for i in open_items(runtime, inst.id)] == ["Graduate"]
     with runtime.Session() as s:
@@ -167,7 +169,7 @@ def test_withdraw_is_refused_after_the_first_reviewer_acted(runtime, world, make
     decide(runtime, step, actor, "dept_info", inst.id, "approve")
     g = actor("g1")
     with pytest.raises(Conflict, match="已开始审核"):
-        step(lambda s: filing.withdraw(s, runtime.runner, g, inst.id))
+        step(lambda s: reviews.withdraw(s, runtime.runner, g, inst.id))
     assert label(runtime, inst.id) == "等待学校审核"
 
 
@@ -192,7 +194,7 @@ def test_void_after_approval_needs_no_review_and_reviewers_see_it(runtime, world
     # the department reviewer can still open the voided record
     dept = actor("dept_info")
     with runtime.Session() as s:
-        assert filing.instance_for(s, dept, inst.id).status_label == "已作废"
+        assert POLICY.instance(s, dept, inst.id).status_label == "已作废"
     # and the graduate may file again
     assert submit(runtime, step, actor, "g1").status_label == "等待院系审核"
 

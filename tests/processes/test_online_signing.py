@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from domain import signing
+from core.errors import Conflict
 from domain.models import Agreement, EffectiveDestination, Message
-from engine.errors import Conflict
 from engine.models import ProcessInstance
 from engine.timers import fire_due_timers
+from processes.agreements import services as signing
 from tests.conftest import TERMS, open_items
 
 
@@ -27,11 +27,11 @@ def answer(runtime, step, actor, user, instance_id, how):
 
 
 def review(runtime, step, actor, user, instance_id, decision, reason=""):
-    from domain import filing
+    from processes.review import services as reviews
 
     a = actor(user)
     item = open_items(runtime, instance_id, "Department" if user.startswith("dept") else "School")[0]
-    return step(lambda s: filing.review(s, runtime.runner, a, item.id, decision, reason))
+    return step(lambda s: reviews.review(s, runtime.runner, a, item.id, decision, reason))
 
 
 def agreement(runtime, instance_id) -> Agreement:
@@ -125,7 +125,7 @@ def test_school_rejection_fails_and_the_employer_invites_again(runtime, world, m
 
 def test_signing_review_offers_no_return(runtime, world, make_graduate, make_employer, step, actor):
     # rules REV-1, ONL-6
-    from engine.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     grad = make_graduate("g1")
     make_employer("hr")
@@ -140,7 +140,7 @@ def test_invitation_expires_when_the_timer_job_fires(runtime, world, make_gradua
     grad = make_graduate("g1")
     make_employer("hr")
     # the employer invited a day and a bit ago with a one-day answer window: time has moved past the deadline
-    past = datetime.now(timezone.utc) - timedelta(days=1, seconds=-2)
+    past = datetime.now(UTC) - timedelta(days=1, seconds=-2)
     inst = invite(runtime, step, actor, "hr", grad, days=1, now=past)
     assert label(runtime, inst.id) == "单位发起邀请 等待应约"
     with runtime.Session() as s:
@@ -160,7 +160,7 @@ def test_deadline_limits_only_the_answer_not_the_review(runtime, world, make_gra
     # rule ONL-2
     grad = make_graduate("g1")
     make_employer("hr")
-    past = datetime.now(timezone.utc) - timedelta(days=1, seconds=-2)
+    past = datetime.now(UTC) - timedelta(days=1, seconds=-2)
     inst = invite(runtime, step, actor, "hr", grad, days=1, now=past)
     answer(runtime, step, actor, "g1", inst.id, "accept")
     time.sleep(2.2)
@@ -218,14 +218,14 @@ def test_two_approvals_never_produce_the_same_number(runtime, world, make_gradua
     errors = []
 
     def approve(instance_id):
-        from domain import filing
+        from processes.review import services as reviews
 
         item = open_items(runtime, instance_id, "School")[0]
         with runtime.Session() as s:
             barrier.wait()
             try:
                 s.connection(execution_options={"sqlite_immediate": True})
-                filing.review(s, runtime.runner, school, item.id, "approve", "")
+                reviews.review(s, runtime.runner, school, item.id, "approve", "")
                 s.commit()
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)

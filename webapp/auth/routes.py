@@ -4,7 +4,7 @@ from flask_login import current_user, login_user, logout_user
 from domain.accounts import LoginRefused, authenticate, current_graduate
 from domain.models import Account
 from forms.auth import LoginForm
-from forms.destination import ActionForm
+from forms.base import ActionForm
 from webapp.session import LoginAccount
 
 bp = Blueprint("auth", __name__)

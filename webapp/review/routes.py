@@ -1,20 +1,20 @@
-"""Department and school reviewers: the inbox and the review page (REV-1..5)."""
+"""Department and school reviewers: the inbox, the page of one task, one record (REV-1..5).
+
+The page of a task is drawn by the process module that owns the task's form key.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from domain import agreement_pdf, dicts, filing
-from domain.models import Agreement, Attachment, Graduate
+from core.errors import Forbidden
+from domain import dicts
+from domain.access import POLICY
+from domain.models import Graduate
 from engine import inbox as inbox_q
-from engine.errors import Conflict, Forbidden, ValidationFailed
-from engine.models import ProcessInstance
-from forms.destination import DestinationForm, ReviewForm
-from webapp.graduate import signing as signing_views
-from webapp.graduate.routes import record_context
-from webapp.session import current_actor, log_refusal, role_required, run_step
+from webapp.records import record_context
+from webapp.session import current_actor, log_refusal, role_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 REVIEWERS = ("department", "school")
@@ -48,82 +48,37 @@ def inbox_filter(args) -> inbox_q.InboxFilter:
 def inbox():
     actor = current_actor()
     f = inbox_filter(request.args)
-    rows, total = inbox_q.page(g.db, actor, f)
-    return render_template("review/inbox.html", rows=rows, total=total, f=f, counts=inbox_q.counts(g.db, actor),
+    visible = POLICY.item_filter(actor)
+    rows, total = inbox_q.page(g.db, visible, f)
+    return render_template("review/inbox.html", rows=rows, total=total, f=f, counts=inbox_q.counts(g.db, visible),
                            pages=max(1, -(-total // inbox_q.PAGE_SIZE)), types=dicts.destination_types())
 
 
 @bp.route("/items/<int:item_id>", methods=["GET", "POST"])
 @role_required(*REVIEWERS)
 def item(item_id: int):
-    actor = current_actor()
     runner = g.runtime.runner
     try:
-        work_item = runner.open_work_item(g.db, item_id, actor)
+        work_item = runner.open_work_item(g.db, item_id, current_actor())
     except Forbidden:
         log_refusal(f"work item {item_id} out of scope")
         raise
-    instance = g.db.get(ProcessInstance, work_item.instance_id)
-    if work_item.state != "open":
-        flash("该事项已处理")
-        return redirect(url_for("review.instance", instance_id=instance.id))
-    data = runner.task_data(g.db, work_item)
-    application = data.get("application") or {}
-    graduate = g.db.get(Graduate, instance.graduate_id)
-    destination = instance.process_id == filing.PROCESS_ID  # only a destination offers the REV-5 edit block
-    form = ReviewForm(prefix="review")
-    edit = DestinationForm(prefix="edit") if destination else None
-    if request.method == "GET" and destination:
-        edit.fill_from(application)
-    error = None
-    if form.validate_on_submit():
-        edits = None
-        if destination and request.form.get("edit-enabled") == "y":
-            if not edit.validate():
-                error = edit.first_error()
-            else:
-                try:
-                    clean = edit.clean()
-                    clean["attachment_ids"] = application.get("attachment_ids") or []
-                    edits = filing.build_application(graduate, clean)
-                except ValidationFailed as exc:
-                    error = exc.message
-        if error is None:
-            try:
-                run_step(lambda db: filing.review(db, runner, actor, item_id, form.decision.data,
-                                                  form.reason.data or "", edits))
-            except (ValidationFailed, Conflict) as exc:
-                error = exc.message
-            else:
-                flash("审核结果已提交")
-                return redirect(url_for("review.inbox"))
-    elif request.method == "POST":
-        error = form.first_error()
-    if destination:
-        attachments = list(g.db.scalars(select(Attachment).where(
-            Attachment.id.in_(application.get("attachment_ids") or []))))
-        view = None
-    else:
-        view = signing_views.application_view(g.db, instance, application)
-        attachments = view["images"]
-        agreement = view["target"] or g.db.scalar(select(Agreement).where(Agreement.instance_id == instance.id))
-        view["agreement"] = agreement
-        view["downloadable"] = (agreement is not None and agreement.kind != "paper"
-                                and agreement.status in agreement_pdf.DOWNLOADABLE)
-    return render_template("review/item.html", item=work_item, instance=instance, graduate=graduate,
-                           application=application, form=form, edit=edit, error=error, attachments=attachments,
-                           allow_return=bool(data.get("allow_return")), view=view,
-                           history=runner.history(g.db, instance.id)), (422 if error else 200)
+    spec = g.runtime.modules.form(work_item.form_key)
+    if work_item.state != "open" or spec is None or spec.reviewer_page is None:
+        if work_item.state != "open":
+            flash("该事项已处理")
+        return redirect(url_for("review.instance", instance_id=work_item.instance_id))
+    return spec.reviewer_page(work_item, runner.task_data(g.db, work_item))
 
 
 @bp.route("/instances/<int:instance_id>")
 @role_required(*REVIEWERS)
 def instance(instance_id: int):
     try:
-        inst = filing.instance_for(g.db, current_actor(), instance_id)
+        inst = POLICY.instance(g.db, current_actor(), instance_id)
     except Forbidden:
         log_refusal(f"instance {instance_id} out of scope")
         raise
     graduate = g.db.get(Graduate, inst.graduate_id)
     return render_template("review/instance.html", graduate=graduate, record_endpoint="review.instance",
-                           **record_context(inst))
+                           **record_context(g.db, inst))

@@ -1,0 +1,178 @@
+"""Every setting the platform reads from the environment, declared once.
+
+Embedded default: SQLite file under ./var, Celery tasks run eagerly, timers
+fired by an in-process scheduler. Production: set GRADFLOW_MODE=production,
+a PostgreSQL DATABASE_URL, a Redis broker and a real SECRET_KEY.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+DEFAULT_PASSWORD_HASH = "scrypt"  # werkzeug's generate_password_hash default (scrypt:32768:8:1)
+_SCRYPT_DEFAULT = (2**15, 8, 1)  # n, r, p
+MIN_PBKDF2_ITERATIONS = 600_000
+_PBKDF2_HASHES = {"sha256", "sha384", "sha512"}
+
+
+def password_hash_method() -> str:
+    """The werkzeug method new password hashes are made with (GRADFLOW_PASSWORD_HASH).
+
+    Default: werkzeug's own default, scrypt. Only the tests lower it (to
+    pbkdf2:sha256:1, so an account costs no 0.3 s); load_settings() refuses a
+    method weaker than the default in production. Checking a stored hash never
+    reads this: werkzeug takes the method from the hash string itself.
+    """
+    return os.environ.get("GRADFLOW_PASSWORD_HASH", "").strip() or DEFAULT_PASSWORD_HASH
+
+
+def password_hash_weakness(method: str) -> str | None:
+    """Why `method` is weaker than the default, or None when it is not.
+
+    Raises ConfigError when werkzeug would not accept the method at all.
+    """
+    name, *args = method.split(":")
+    if name == "scrypt":
+        return _scrypt_weakness(method, args)
+    if name == "pbkdf2":
+        return _pbkdf2_weakness(method, args)
+    raise ConfigError(
+        f"GRADFLOW_PASSWORD_HASH must be 'scrypt[:N:R:P]' or 'pbkdf2[:HASH[:ITERATIONS]]', got {method!r}"
+    )
+
+
+def _scrypt_weakness(method: str, args: list[str]) -> str | None:
+    if not args:
+        return None
+    try:
+        n, r, p = (int(a) for a in args)
+    except ValueError:
+        raise ConfigError(
+            f"GRADFLOW_PASSWORD_HASH: scrypt takes 'scrypt' or 'scrypt:N:R:P' (integers), got {method!r}"
+        ) from None
+    if n < 2 or n & (n - 1) or r < 1 or p < 1:
+        raise ConfigError(
+            f"GRADFLOW_PASSWORD_HASH: scrypt N must be a power of 2 above 1, R and P >= 1, got {method!r}"
+        )
+    if n < _SCRYPT_DEFAULT[0] or r < _SCRYPT_DEFAULT[1] or p < _SCRYPT_DEFAULT[2]:
+        return f"scrypt n={n}, r={r}, p={p} is below the default n=32768, r=8, p=1"
+    return None
+
+
+def _pbkdf2_weakness(method: str, args: list[str]) -> str | None:
+    if len(args) > 2:
+        raise ConfigError(f"GRADFLOW_PASSWORD_HASH: pbkdf2 takes 'pbkdf2[:HASH[:ITERATIONS]]', got {method!r}")
+    hash_name = args[0] if args else "sha256"
+    if hash_name not in hashlib.algorithms_available:
+        raise ConfigError(f"GRADFLOW_PASSWORD_HASH: unknown hash {hash_name!r} in {method!r}")
+    # Without an iteration count werkzeug uses its own default (1,000,000), above the minimum.
+    iterations = _int_arg(method, args[1], "pbkdf2 iterations") if len(args) == 2 else MIN_PBKDF2_ITERATIONS
+    if iterations < 1:
+        raise ConfigError(f"GRADFLOW_PASSWORD_HASH: pbkdf2 iterations must be >= 1, got {method!r}")
+    if hash_name not in _PBKDF2_HASHES:
+        return f"pbkdf2 with {hash_name} (use sha256, sha384 or sha512)"
+    if iterations < MIN_PBKDF2_ITERATIONS:
+        return f"pbkdf2 with {iterations} iterations (at least {MIN_PBKDF2_ITERATIONS} needed)"
+    return None
+
+
+def _int_arg(method: str, raw: str, what: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"GRADFLOW_PASSWORD_HASH: {what} must be an integer, got {method!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "embedded"  # embedded | production
+    database_url: str = ""
+    secret_key: str = ""
+    celery_broker_url: str = ""
+    celery_result_backend: str = ""
+    celery_eager: bool = True
+    timer_poll_seconds: int = 15
+    # import paths of process modules beyond processes.modules() (each exposes module())
+    extra_modules: tuple[str, ...] = ()
+    var_dir: Path = ROOT / "var"
+    max_upload_bytes: int = 12 * 1024 * 1024
+    image_max_stored_bytes: int = 300 * 1024
+    image_max_pixels: int = 40_000_000
+    script_time_limit_seconds: int = 2
+    default_locale: str = "zh"
+    base_url: str = "http://127.0.0.1:5000"  # for links sent outside the app (SMS, e-mail)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def load_settings() -> Settings:
+    mode = os.environ.get("GRADFLOW_MODE", "embedded").strip().lower()
+    if mode not in {"embedded", "production"}:
+        raise ConfigError(f"GRADFLOW_MODE must be 'embedded' or 'production', got {mode!r}")
+    var_dir = Path(os.environ.get("GRADFLOW_VAR_DIR", str(ROOT / "var")))
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url:
+        if mode == "production":
+            raise ConfigError("production mode needs DATABASE_URL (postgresql+psycopg://...)")
+        database_url = f"sqlite:///{var_dir / 'gradflow.sqlite3'}"
+    secret_key = os.environ.get("SECRET_KEY", "")
+    if not secret_key:
+        if mode == "production":
+            raise ConfigError("production mode needs SECRET_KEY (no default secret in production)")
+        # Embedded: a random per-install key kept under var/, never a guessable constant.
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key_file = var_dir / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+        secret_key = key_file.read_text().strip()
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    eager = _bool("CELERY_EAGER", default=not broker)
+    if mode == "production" and eager:
+        raise ConfigError("production mode needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+    hash_method = password_hash_method()
+    weakness = password_hash_weakness(hash_method)
+    if mode == "production" and weakness:
+        raise ConfigError(
+            f"production mode refuses GRADFLOW_PASSWORD_HASH={hash_method!r}, weaker than the default: "
+            f"{weakness}. Unset it (default 'scrypt') or use pbkdf2:sha256:N with N >= {MIN_PBKDF2_ITERATIONS}."
+        )
+    return Settings(
+        mode=mode,
+        database_url=database_url,
+        secret_key=secret_key,
+        celery_broker_url=broker or "memory://",
+        celery_result_backend=os.environ.get("CELERY_RESULT_BACKEND", ""),
+        celery_eager=eager,
+        timer_poll_seconds=_int("GRADFLOW_TIMER_POLL_SECONDS", 15),
+        extra_modules=tuple(p.strip() for p in os.environ.get("GRADFLOW_EXTRA_MODULES", "").split(",") if p.strip()),
+        var_dir=var_dir,
+        max_upload_bytes=_int("GRADFLOW_MAX_UPLOAD_BYTES", 12 * 1024 * 1024),
+        default_locale=os.environ.get("GRADFLOW_LOCALE", "zh"),
+        base_url=os.environ.get("GRADFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+    )

@@ -1,0 +1,40 @@
+"""DST-4: a graduate has one effective destination (an agreement or a filed destination).
+
+A unique key in the database, so two concurrent steps cannot both claim it: the loser's
+insert fails and its whole step rolls back as a Conflict.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict
+from domain.models import EffectiveDestination
+
+
+def unique_write(session: Session, fn: Callable[[], None], message: str) -> None:
+    try:
+        with session.begin_nested():
+            fn()
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message) from exc
+
+
+def claim_effective(session: Session, graduate_id: int, kind: str, record_id: int) -> None:
+    """DST-4: the agreement becomes the graduate's one effective destination."""
+    if session.get(EffectiveDestination, graduate_id) is not None:
+        raise Conflict("该毕业生已有生效的毕业去向，不能同时生效两个去向")
+
+    def add():
+        session.add(EffectiveDestination(graduate_id=graduate_id, kind=kind, record_id=record_id))
+
+    unique_write(session, add, "该毕业生已有生效的毕业去向，不能同时生效两个去向")
+
+
+def release_effective(session: Session, graduate_id: int, kind: str, record_id: int) -> None:
+    row = session.get(EffectiveDestination, graduate_id)
+    if row is not None and row.kind == kind and row.record_id == record_id:
+        session.delete(row)

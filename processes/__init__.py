@@ -1,0 +1,10 @@
+"""Process modules, one package per process family. This list is the one place they are declared."""
+from __future__ import annotations
+
+from domain.modules import ProcessModule
+
+
+def modules() -> list[ProcessModule]:
+    from processes import agreements, destination, review, terminations
+
+    return [review.module(), destination.module(), agreements.module(), terminations.module()]

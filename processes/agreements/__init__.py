@@ -1,0 +1,50 @@
+"""Employment agreements (ONL online signing, OFF offline signing with an e-agreement, PAP paper
+registration, DOC-1 the e-agreement PDF): BPMN, forms, handlers, services, the graduate's and the
+employer's pages, the assist link, the API."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from domain.modules import FormSpec, ProcessModule, RecordPart, StartSpec
+
+HERE = Path(__file__).resolve().parent
+
+
+def module() -> ProcessModule:
+    from . import api, assist, employer, handlers, openapi, pages, pdf
+
+    def form(key: str, page=None, description: str = "", answer: bool = False) -> FormSpec:
+        return FormSpec(key, api_complete=api.COMPLETERS.get(key), fields=api.FIELDS.get(key),
+                        item_data=api.ITEM_DATA.get(key), graduate_page=page, description=description,
+                        answer=answer)
+
+    forms = (
+        form("offline_agreement", pages.offline_form, "同 OfflineAgreement"),
+        form("paper_agreement", pages.paper_form, "同 PaperAgreement"),
+        form("stamped_upload", description="attachment_ids（盖章的就业协议书）"),
+        form("invitation_answer", description="answer（accept / refuse）", answer=True),
+    )
+    forms[0].completion_schema.update(openapi.completions())
+    return ProcessModule(
+        name="agreements",
+        title="就业协议",
+        bpmn_dir=HERE,
+        process_ids=("online_signing", "offline_signing", "paper_registration"),
+        starts=(StartSpec("offline_signing", "线下签约", "offline_agreement", api.start_offline,
+                          schema="OfflineAgreement"),
+                StartSpec("paper_registration", "已签就业协议登记", "paper_agreement", api.start_paper,
+                          schema="PaperAgreement")),
+        forms=forms,
+        handlers=handlers.HANDLERS,
+        senders=pdf.SENDERS,
+        record=RecordPart(context=pages.record_context, template="agreements/_record.html",
+                          actions=pages.graduate_actions, actions_template="agreements/_actions.html",
+                          review_template="agreements/_review.html", review_context=pages.review_context,
+                          api_json=api.instance_extras),
+        withdrawable=("offline_signing", "paper_registration"),
+        blueprints=(pages.bp, employer.bp, assist.bp),
+        api_blueprints=(api.bp,),
+        openapi_paths=openapi.agreement_paths(),
+        openapi_schemas=openapi.agreement_schemas(),
+        home_template="agreements/_home.html",
+    )

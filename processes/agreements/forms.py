@@ -1,0 +1,165 @@
+"""Employment agreements: employer registration, invitations (ONL-1), offline and paper
+agreements (OFF-1, PAP-1), terminations (TRM-1, OFT-1), answers and stamped uploads."""
+from __future__ import annotations
+
+from flask_wtf.file import MultipleFileField
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, Regexp
+
+from domain import dicts
+from forms.base import BaseForm, IntListField
+from forms.validators import CreditCode, IdNumber, Mobile
+
+TRANSFER_TYPES = ["签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地", "升学本校接收", "升学外校接收"]  # ARC-1
+HUKOU_TYPES = ["签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地"]  # HUK-1
+MAX_IMAGES = 3
+
+
+def _choices(items):
+    return [(i["code"], i["name"]) for i in items]
+
+
+class AgreementTermsForm(BaseForm):
+    """The agreement fields shared by online invitations and offline/paper agreements (ONL-1)."""
+
+    job_category = SelectField("职位类别", validators=[InputRequired("请选择职位类别")])
+    position = StringField("职位名称", validators=[InputRequired("请填写职位名称"), Length(max=50)])
+    work_place = StringField("工作地点", validators=[InputRequired("请填写工作地点"), Length(max=100)])
+    trial_months = IntegerField("试用期（月）", validators=[Optional(), NumberRange(0, 6, "试用期为0至6个月")])
+    salary_trial = DecimalField("试用期月薪（元）", places=0, validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
+    salary_regular = DecimalField("转正后月薪（元）", places=0,
+                                  validators=[InputRequired("请填写转正后月薪"), NumberRange(0, 1_000_000, "金额不正确")])
+    penalty = DecimalField("违约金（元）", places=0, validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
+    report_place = StringField("报到地点", validators=[Optional(), Length(max=100)])
+    report_deadline = DateField("报到期限", validators=[Optional()])
+    archive_type = SelectField("档案转递类型", choices=[("", "（不填）")] + [(t, t) for t in TRANSFER_TYPES],
+                               validators=[Optional()])
+    archive_unit = StringField("档案转递单位", validators=[Optional(), Length(max=100)])
+    archive_address = StringField("档案转递地址", validators=[Optional(), Length(max=200)])
+    hukou_type = SelectField("户口迁移类型", choices=[("", "（不填）")] + [(t, t) for t in HUKOU_TYPES],
+                             validators=[Optional()])
+    hukou_address = StringField("户口迁移地址", validators=[Optional(), Length(max=200)])
+    supplement = TextAreaField("补充条款", validators=[Optional(), Length(max=1000)])
+
+    TERMS = ["job_category", "position", "work_place", "trial_months", "salary_trial", "salary_regular", "penalty",
+             "report_place", "report_deadline", "archive_type", "archive_unit", "archive_address", "hukou_type",
+             "hukou_address", "supplement"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.job_category.choices = _choices(dicts.job_categories())
+
+    def terms(self) -> dict:
+        out = {}
+        for name in self.TERMS:
+            value = getattr(self, name).data
+            if value is None or value == "":
+                continue
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            elif not isinstance(value, (str, int)):
+                value = int(value)
+            out[name] = value.strip() if isinstance(value, str) else value
+        if out.get("job_category"):
+            out["job_category_name"] = dicts.name_of(dicts.job_categories(), out["job_category"]) or ""
+        return out
+
+
+class InvitationForm(AgreementTermsForm):
+    answer_days = IntegerField("应约有效期（天）", validators=[InputRequired("请填写应约有效期"),
+                                                         NumberRange(1, 30, "应约有效期为1至30天")])
+
+
+class EmployerFieldsMixin:
+    employer_name = StringField("单位名称", validators=[InputRequired("请填写单位名称"), Length(max=100)])
+    credit_code = StringField("统一社会信用代码", validators=[InputRequired("请填写统一社会信用代码"), CreditCode()])
+    nature = SelectField("单位性质", validators=[InputRequired("请选择单位性质")])
+    industry = SelectField("单位行业", validators=[InputRequired("请选择单位行业")])
+    employer_address = StringField("单位地址", validators=[InputRequired("请填写单位地址"), Length(max=200)])
+    contact = StringField("联系人", validators=[InputRequired("请填写联系人"), Length(max=50)])
+    landline = StringField("座机", validators=[Optional(), Regexp(r"^[0-9\-]{7,20}$", message="座机号码格式不正确")])
+    mobile = StringField("手机", validators=[InputRequired("请填写手机号码"), Mobile()])
+    email = StringField("电子邮箱", validators=[Optional(), Email("电子邮箱格式不正确"), Length(max=100)])
+
+    EMPLOYER = ["employer_name", "credit_code", "nature", "industry", "employer_address", "contact", "landline", "mobile",
+                "email"]
+
+    def employer_choices(self):
+        self.nature.choices = _choices(dicts.unit_natures())
+        self.industry.choices = _choices(dicts.industries())
+
+    def employer_fields(self) -> dict:
+        out = {n: (getattr(self, n).data or "").strip() for n in self.EMPLOYER}
+        out["credit_code"] = out["credit_code"].upper()
+        out["nature_name"] = dicts.name_of(dicts.unit_natures(), out["nature"]) or ""
+        out["industry_name"] = dicts.name_of(dicts.industries(), out["industry"]) or ""
+        return out
+
+
+class OfflineAgreementForm(EmployerFieldsMixin, AgreementTermsForm):
+    """OFF-1: the graduate fills the agreement for an employer not on the platform."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.employer_choices()
+
+    def clean(self) -> dict:
+        return {**self.terms(), **self.employer_fields()}
+
+
+class PaperAgreementForm(OfflineAgreementForm):
+    """PAP-1: a signed paper agreement with its stamped images."""
+
+    images = MultipleFileField("盖章的就业协议书图片（最多3张）")
+    attachment_ids = IntListField("已上传的图片")
+
+
+class EmployerRegistrationForm(EmployerFieldsMixin, BaseForm):
+    division_code = StringField("所在地区（行政区划代码）", validators=[InputRequired("请选择所在地区"),
+                                                               Regexp(r"^\d{6}$", message="行政区划代码为6位数字")])
+    username = StringField("登录名", validators=[InputRequired("请填写登录名"), Length(3, 50),
+                                              Regexp(r"^[A-Za-z0-9_]+$", message="登录名只能包含字母、数字和下划线")])
+    password = PasswordField("密码", validators=[InputRequired("请填写密码"), Length(8, 128, "密码至少8位")])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.employer_choices()
+
+    def validate_division_code(self, field):
+        from wtforms.validators import ValidationError
+
+        if dicts.division_name(field.data) is None:
+            raise ValidationError("行政区划代码不存在")
+
+
+class FindGraduateForm(BaseForm):
+    """ONL-1: find one graduate by name and 身份证号 or 考生号 — never a browsable list."""
+
+    name = StringField("毕业生姓名", validators=[InputRequired("请填写毕业生姓名"), Length(max=50)])
+    id_number = StringField("身份证号", validators=[Optional(), IdNumber()])
+    exam_no = StringField("考生号", validators=[Optional(), Regexp(r"^\d{14}$", message="考生号为14位数字")])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and not (self.id_number.data or self.exam_no.data):
+            self.id_number.errors = list(self.id_number.errors) + ["请填写身份证号或考生号"]
+            return False
+        return ok
+
+
+class AnswerForm(BaseForm):
+    answer = RadioField("回应", choices=[("accept", "接受"), ("refuse", "拒绝")], validators=[InputRequired("请选择接受或拒绝")])
+
+
+class StampedUploadForm(BaseForm):
+    images = MultipleFileField("盖章的就业协议书图片（最多3张）")
+    attachment_ids = IntListField("已上传的图片")

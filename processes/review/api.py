@@ -1,0 +1,72 @@
+"""The shared review through /api/v1: decide a review task (with REV-5 edits), withdraw (REV-6)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+
+from core.errors import ValidationFailed
+from engine.models import ProcessInstance, WorkItem
+from webapp.api.base import api_blueprint, step_response
+from webapp.api.openapi import _id, _op
+from webapp.session import current_actor, run_step
+
+from . import services
+from .forms import ReviewForm
+
+bp = api_blueprint("review_api", __name__)
+
+
+def _edits(item: WorkItem, raw: Any) -> dict[str, Any] | None:
+    """REV-5: edits are validated by the form of the process under review, or refused."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ValidationFailed("edits 必须是对象", details={"edits": ["edits 必须是对象"]})
+    instance = g.db.get(ProcessInstance, item.instance_id)
+    module = g.runtime.modules.for_process(instance.process_id)
+    part = module.record if module is not None else None
+    if part is None or part.edit_form is None or part.apply_edit is None:
+        raise ValidationFailed("该流程的审核不支持修改登记信息", details={"edits": ["该流程不支持修改"]})
+    form = part.edit_form("edit", raw)
+    if not form.validate():
+        raise ValidationFailed(form.first_error(), details=form.error_details())
+    application = g.runtime.runner.task_data(g.db, item).get("application") or {}
+    return part.apply_edit(g.db, instance, application, form)
+
+
+def complete(item: WorkItem, body: dict[str, Any]) -> ProcessInstance:
+    form = ReviewForm.from_json(body)
+    if not form.validate():
+        raise ValidationFailed(form.first_error(), details=form.error_details())
+    edits = _edits(item, body.get("edits"))
+    actor = current_actor()
+    return run_step(lambda db: services.review(db, g.runtime.runner, actor, item.id, form.decision.data,
+                                               form.reason.data or "", edits))
+
+
+def item_data(data: dict[str, Any]) -> dict[str, Any]:
+    return {"allow_return": bool(data.get("allow_return"))}
+
+
+def fields() -> list[dict[str, Any]]:
+    return [{"name": "decision", "label": "审核结果", "type": "choice", "required": True,
+             "choices": [{"value": "approve", "label": "通过"}, {"value": "return", "label": "退回修改"},
+                         {"value": "reject", "label": "不通过"}]},
+            {"name": "reason", "label": "原因", "type": "string", "required": False, "max_length": 200},
+            {"name": "edits", "label": "修改后的登记信息（同被审核流程的表单字段）", "type": "object", "required": False}]
+
+
+@bp.route("/instances/<int:instance_id>/withdraw", methods=["POST"])
+def withdraw(instance_id: int):
+    from webapp.api.routes import scoped_instance
+
+    scoped_instance(instance_id)
+    actor = current_actor()
+    return step_response(run_step(lambda db: services.withdraw(db, g.runtime.runner, actor, instance_id)))
+
+
+COMPLETION = {"decision": {"type": "string", "enum": list(services.DECISIONS)},
+              "reason": {"type": "string", "maxLength": 200},
+              "edits": {"type": "object", "description": "修改后的登记信息，按被审核流程的表单校验（REV-5）"}}
+PATHS = {"/instances/{instance_id}/withdraw": {"post": _op("审核前撤回（REV-6）", params=[_id("instance_id")])}}

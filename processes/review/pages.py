@@ -1,0 +1,87 @@
+"""The reviewer's page of one review task (REV-1..5), and withdraw before review (REV-6)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from core.errors import Conflict, ValidationFailed
+from domain.models import Graduate
+from engine.models import ProcessInstance, WorkItem
+from forms.base import ActionForm
+from webapp.session import current_actor, role_required, run_step
+
+from . import services
+from .forms import ReviewForm
+
+bp = Blueprint("review_task", __name__, template_folder="templates")
+
+
+def _edit(instance: ProcessInstance, application: dict[str, Any]) -> tuple[Any, Any]:
+    """The module of the process under review decides whether and how its data may be edited (REV-5)."""
+    module = g.runtime.modules.for_process(instance.process_id)
+    part = module.record if module is not None else None
+    return part, (part.edit_form("edit", None) if part is not None and part.edit_form is not None else None)
+
+
+def reviewer_page(item: WorkItem, data: dict[str, Any]):
+    runner = g.runtime.runner
+    actor = current_actor()
+    instance = g.db.get(ProcessInstance, item.instance_id)
+    application = data.get("application") or {}
+    graduate = g.db.get(Graduate, instance.graduate_id)
+    part, edit = _edit(instance, application)
+    form = ReviewForm(prefix="review")
+    if request.method == "GET" and edit is not None:
+        edit.fill_from(application)
+    error = None
+    if form.validate_on_submit():
+        edits = None
+        if edit is not None and request.form.get("edit-enabled") == "y":
+            if not edit.validate():
+                error = edit.first_error()
+            else:
+                try:
+                    edits = part.apply_edit(g.db, instance, application, edit)
+                except ValidationFailed as exc:
+                    error = exc.message
+        if error is None:
+            try:
+                run_step(lambda db: services.review(db, runner, actor, item.id, form.decision.data,
+                                                    form.reason.data or "", edits))
+            except (ValidationFailed, Conflict) as exc:
+                error = exc.message
+            else:
+                flash("审核结果已提交")
+                return redirect(url_for("review.inbox"))
+    elif request.method == "POST":
+        error = form.first_error()
+    ctx: dict[str, Any] = {}
+    if part is not None and part.review_context is not None:
+        ctx = part.review_context(g.db, instance, application)
+    return render_template("review/item.html", item=item, instance=instance, graduate=graduate,
+                           application=application, form=form, edit=edit, error=error,
+                           review_template=part.review_template if part is not None else "",
+                           allow_return=bool(data.get("allow_return")),
+                           history=runner.history(g.db, instance.id), **ctx), (422 if error else 200)
+
+
+@bp.route("/graduate/records/<int:instance_id>/withdraw", methods=["POST"])
+@role_required("graduate")
+def withdraw(instance_id: int):
+    if not ActionForm().validate_on_submit():
+        raise ValidationFailed("页面已过期，请刷新后重试")
+    actor = current_actor()
+    try:
+        run_step(lambda db: services.withdraw(db, g.runtime.runner, actor, instance_id))
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash("已撤回，请修改后重新提交")
+    return redirect(url_for("graduate.record", instance_id=instance_id))
+
+
+def record_extras(db, instance: ProcessInstance, ctx: dict[str, Any]) -> dict[str, Any]:
+    """REV-6 on every record of a process that allows it."""
+    return {"can_withdraw": g.runtime.modules.withdrawable(instance.process_id)
+            and services.may_withdraw(ctx["items"])}

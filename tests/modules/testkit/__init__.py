@@ -1,0 +1,32 @@
+"""Test-only process module: the BPMN under tests/data, a timer-driven service task and its sender.
+
+Registered by tests/conftest.py (and by the worker subprocess through GRADFLOW_EXTRA_MODULES);
+production never loads it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from domain.modules import ProcessModule
+from engine.services import StepContext
+
+DATA = Path(__file__).resolve().parent.parent.parent / "data"
+
+
+def emit_ping(ctx: StepContext, data: dict[str, Any], params: dict[str, Any]) -> None:
+    """tests/data/timer_outbox.bpmn: a timer-driven side effect."""
+    ctx.emit("test.ping", {"instance_id": ctx.instance.id, "due_at": data.get("due_at")})
+
+
+def deliver_ping(row: Any, _session: Any) -> None:
+    from domain.notify import spool
+
+    spool("ping", row)
+
+
+def module() -> ProcessModule:
+    return ProcessModule(name="testkit", title="测试", bpmn_dir=DATA,
+                         process_ids=("timer_outbox", "review_without_return"),
+                         handlers={"test.outbox": emit_ping}, senders={"test.ping": deliver_ping})
+

@@ -1,0 +1,106 @@
+"""What every /api/v1 blueprint shares: authentication (Bearer token or session with CSRF),
+JSON errors, the body parser and the instance / work-item JSON.
+
+Process modules build their API blueprints with `api_blueprint`, so their routes
+authenticate exactly like the generic ones.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from core.errors import EngineError
+from domain.accounts import account_by_token
+from domain.models import Account
+from engine.models import ProcessInstance, WorkItem
+from webapp.session import current_actor
+
+PREFIX = "/api/v1"
+
+
+def fail(message: str, status: int = 400, details: dict | None = None):
+    return jsonify(error={"message": message, "details": details or {}}), status
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise EngineError("请求体必须是 JSON 对象")
+    return data
+
+
+def api_blueprint(name: str, import_name: str, *, public: tuple[str, ...] = ()) -> Blueprint:
+    """A blueprint under /api/v1; the view functions named in `public` need no login."""
+    bp = Blueprint(name, import_name, url_prefix=PREFIX)
+    open_endpoints = {f"{name}.{view}" for view in public}
+
+    @bp.before_request
+    def _authenticate():
+        from webapp.extensions import csrf
+
+        g.api_account = None
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            account = account_by_token(g.db, header[7:].strip())
+            if account is None:
+                return fail("令牌无效或已失效", 401)
+            g.api_account = account
+            return None
+        if request.endpoint in open_endpoints:
+            return None
+        if not current_user.is_authenticated:
+            return fail("请先登录或提供访问令牌", 401)
+        g.api_account = g.db.get(Account, current_user.id)
+        if request.method not in {"GET", "HEAD", "OPTIONS"}:
+            try:
+                csrf.protect()  # cookie-authenticated writes need the CSRF header
+            except CSRFError:
+                return fail("缺少或无效的 CSRF 令牌（X-CSRFToken）", 400)
+        return None
+
+    @bp.errorhandler(EngineError)
+    def _engine_error(exc: EngineError):
+        return fail(exc.message, exc.status, exc.details)
+
+    return bp
+
+
+def item_json(item: WorkItem) -> dict[str, Any]:
+    return {
+        "id": item.id, "instance_id": item.instance_id, "title": item.title, "form_key": item.form_key,
+        "status_label": item.status_label, "state": item.state, "role": item.role, "subject_name": item.subject_name,
+        "subject_no": item.subject_no, "category": item.category, "created_at": item.created_at.isoformat(),
+        "completed_at": item.completed_at.isoformat() if item.completed_at else None, "optional": item.optional,
+    }
+
+
+def instance_json(db, inst: ProcessInstance, *, full: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": inst.id, "process_id": inst.process_id, "title": inst.title, "category": inst.category,
+        "status": inst.status, "status_label": inst.status_label, "created_at": inst.created_at.isoformat(),
+        "updated_at": inst.updated_at.isoformat(),
+    }
+    if full:
+        runner = g.runtime.runner
+        out["history"] = [
+            {"at": h.created_at.isoformat(), "actor": h.actor_name, "action": h.action, "task": h.task_title,
+             "decision": h.decision, "reason": h.reason, "status_label": h.status_label}
+            for h in runner.history(db, inst.id)
+        ]
+        actor = current_actor()
+        out["work_items"] = [item_json(i) for i in db.scalars(
+            select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.state == "open"))
+            if runner.policy.may_see_item(actor, i)]
+        module = g.runtime.modules.for_process(inst.process_id)
+        if module is not None and module.record is not None and module.record.api_json is not None:
+            out.update(module.record.api_json(db, inst))
+    return out
+
+
+def step_response(inst: ProcessInstance, status: int = 200):
+    """The instance after a step, as the caller sees it now."""
+    return jsonify(instance_json(g.db, g.db.get(ProcessInstance, inst.id), full=True)), status
