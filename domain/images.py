@@ -18,7 +18,8 @@ MSG_COUNT = "最多上传{limit}张图片"
 MSG_UNSHRINKABLE = "图片无法压缩到允许的大小"
 
 # MPO is what Pillow calls multi-picture JPEGs written by many phone cameras.
-_ALLOWED = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG"}
+# Keyed by Pillow's Image.format, which is None for an image not read from a file.
+_ALLOWED: dict[str | None, str] = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG"}
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 _QUALITIES = (85, 70, 55, 40)
 _SCALE_STEP = 0.8

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.models import Account, Graduate, Message
-from engine.services import StepContext
+from engine.models import OutboxMessage
+from engine.services import Sender, StepContext
 
 log = logging.getLogger(__name__)
 CHANNELS = ("email", "sms")
@@ -31,6 +32,8 @@ def notify_graduate(ctx: StepContext, title: str, body: str = "", *, channels=CH
         return
     ctx.session.add(Message(account_id=account.id, title=title, body=body, instance_id=ctx.instance.id))
     graduate = ctx.session.get(Graduate, ctx.instance.graduate_id)
+    if graduate is None:  # graduate_account found it in this transaction: cannot happen
+        return
     for channel in channels:
         address = graduate.email if channel == "email" else graduate.phone
         if address:
@@ -42,7 +45,7 @@ def configure_spool(directory: Path) -> None:
     _SPOOL["dir"] = directory
 
 
-def spool(channel: str, row) -> None:
+def spool(channel: str, row: OutboxMessage) -> None:
     directory = _SPOOL["dir"]
     line = json.dumps({"outbox_id": row.id, **row.payload}, ensure_ascii=False)
     if directory is None:
@@ -53,12 +56,12 @@ def spool(channel: str, row) -> None:
         fh.write(line + "\n")
 
 
-def send_email(row, _sessions) -> None:
+def send_email(row: OutboxMessage, _sessions: Session) -> None:
     spool("email", row)
 
 
-def send_sms(row, _sessions) -> None:
+def send_sms(row: OutboxMessage, _sessions: Session) -> None:
     spool("sms", row)
 
 
-SENDERS = {"notify.email": send_email, "notify.sms": send_sms}
+SENDERS: dict[str, Sender] = {"notify.email": send_email, "notify.sms": send_sms}

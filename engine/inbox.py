@@ -24,7 +24,7 @@ class InboxFilter:
     page: int = 1
 
 
-def _filtered(visible: ColumnElement[bool], f: InboxFilter) -> Select[tuple[WorkItem]]:
+def _filtered(visible: ColumnElement[bool], f: InboxFilter) -> Select[WorkItem]:
     query = select(WorkItem).where(visible, WorkItem.optional.is_(False))
     if f.category:
         query = query.where(WorkItem.category == f.category)

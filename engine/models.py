@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -19,7 +20,7 @@ class ProcessVersion(Base):
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200), default="")
-    files: Mapped[dict] = mapped_column(JSON)  # {filename: bpmn text}
+    files: Mapped[dict[str, str]] = mapped_column(JSON)  # {filename: bpmn text}
     deployed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -100,8 +101,8 @@ class AuditEvent(Base):
     task_title: Mapped[str] = mapped_column(String(200), default="")
     decision: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
-    data_before: Mapped[dict | None] = mapped_column(JSON)
-    data_after: Mapped[dict | None] = mapped_column(JSON)
+    data_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    data_after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status_label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
@@ -113,7 +114,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     instance_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)

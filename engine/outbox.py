@@ -31,7 +31,7 @@ def deliver_pending(session_factory: sessionmaker[Session], senders: dict[str, S
         with session_factory() as session:
             session.connection(execution_options={"sqlite_immediate": True})
             q = select(OutboxMessage).where(OutboxMessage.id == row_id, OutboxMessage.delivered_at.is_(None))
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             row = session.scalar(q)
             if row is None:

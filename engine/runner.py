@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -37,10 +38,12 @@ from engine.serialization import dump_workflow, load_workflow
 from engine.specs import SpecRegistry
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# What a step stores on its task: the data, or a function building it from the loaded task.
+StepData = dict[str, Any] | Callable[[Any], dict[str, Any]]
 
 
 @contextmanager
-def conflicts_as_409():
+def conflicts_as_409() -> Iterator[None]:
     """A lost race shows up as StaleDataError (version check) or, on SQLite, a lock error."""
     try:
         yield
@@ -52,19 +55,22 @@ def conflicts_as_409():
         raise
 
 
-class ScriptEngine(PythonScriptEngine):
+# SpiffWorkflow ships no type information, so its base class is Any to mypy.
+class ScriptEngine(PythonScriptEngine):  # type: ignore[misc]
     """PythonScriptEngine.call_service wraps errors with an undefined name in 3.2.0;
     let our handlers' errors through unchanged so the user sees their message."""
 
-    def call_service(self, task, **kwargs):
-        return self.environment.call_service(task.data, **kwargs)
+    def call_service(self, task: Any, **kwargs: Any) -> str:
+        result: str = self.environment.call_service(task.data, **kwargs)
+        return result
 
 
-def props(task_spec) -> dict[str, str]:
-    return (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+def props(task_spec: Any) -> dict[str, str]:
+    properties: dict[str, str] = (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+    return properties
 
 
-def render_label(template: str, data: dict) -> str:
+def render_label(template: str, data: dict[str, Any]) -> str:
     # Only {name} lookups of plain data: str.format would allow attribute access.
     return _PLACEHOLDER.sub(lambda m: str(data.get(m.group(1)) or ""), template)
 
@@ -159,8 +165,9 @@ class Runner:
         return "处理中"
 
     # -- engine steps with the service dispatcher bound -----------------------
-    def _run_engine(self, ctx: services.StepContext, workflow: BpmnWorkflow, action=None) -> None:
-        def dispatch(data: dict, name: str, params: dict) -> Any:
+    def _run_engine(self, ctx: services.StepContext, workflow: BpmnWorkflow,
+                    action: Callable[[], object] | None = None) -> None:
+        def dispatch(data: dict[str, Any], name: str, params: dict[str, Any]) -> Any:
             return self.extensions.handler(name)(ctx, data, params)
 
         token = current_service_call.set(dispatch)
@@ -229,8 +236,8 @@ class Runner:
         return created
 
     # -- public steps ---------------------------------------------------------
-    def start(self, session: Session, process_id: str, actor: services.Actor, *, scope: dict,
-              data: dict | None = None, title: str = "", category: str = "", subject_name: str = "",
+    def start(self, session: Session, process_id: str, actor: services.Actor, *, scope: dict[str, Any],
+              data: dict[str, Any] | None = None, title: str = "", category: str = "", subject_name: str = "",
               subject_no: str = "", business_key: str | None = None) -> ProcessInstance:
         version_id = self.registry.latest_version_id(session, process_id)
         loaded = self.registry.load(session, version_id)
@@ -273,14 +280,17 @@ class Runner:
         task = workflow.get_task_from_id(UUID(item.task_id))
         return instance, workflow, task
 
-    def complete(self, session: Session, work_item_id: int, actor: services.Actor, data, *,
-                 decision: str | None = None, reason: str | None = None, audit_before: dict | None = None,
+    def complete(self, session: Session, work_item_id: int, actor: services.Actor, data: StepData, *,
+                 decision: str | None = None, reason: str | None = None,
+                 audit_before: dict[str, Any] | None = None,
                  audit_action: str = "complete") -> ProcessInstance:
         with conflicts_as_409():
             return self._complete(session, work_item_id, actor, data, decision=decision, reason=reason,
                                   audit_before=audit_before, audit_action=audit_action)
 
-    def _complete(self, session, work_item_id, actor, data, *, decision, reason, audit_before, audit_action):
+    def _complete(self, session: Session, work_item_id: int, actor: services.Actor, data: StepData, *,
+                  decision: str | None, reason: str | None, audit_before: dict[str, Any] | None,
+                  audit_action: str) -> ProcessInstance:
         item = self.open_work_item(session, work_item_id, actor)
         if not self.policy.may_complete(actor, item):
             raise Forbidden("无权办理该事项")
@@ -307,7 +317,8 @@ class Runner:
         self._flush(session)
         return instance
 
-    def save_draft(self, session: Session, work_item_id: int, actor: services.Actor, data: dict) -> ProcessInstance:
+    def save_draft(self, session: Session, work_item_id: int, actor: services.Actor,
+                   data: dict[str, Any]) -> ProcessInstance:
         """Keep data on an open task without completing it (a draft); versioned like any step."""
         with conflicts_as_409():
             item = self.open_work_item(session, work_item_id, actor)
@@ -325,16 +336,17 @@ class Runner:
             return instance
 
     def send_message(self, session: Session, instance: ProcessInstance, name: str, actor: services.Actor,
-                     payload: dict | None = None) -> ProcessInstance:
+                     payload: dict[str, Any] | None = None) -> ProcessInstance:
         with conflicts_as_409():
             return self._send_message(session, instance, name, actor, payload)
 
-    def _send_message(self, session, instance, name, actor, payload):
+    def _send_message(self, session: Session, instance: ProcessInstance, name: str, actor: services.Actor,
+                      payload: dict[str, Any] | None) -> ProcessInstance:
         workflow = self.load(session, instance)
         event = BpmnEvent(MessageEventDefinition(name), payload=payload or {})
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
 
-        def deliver():
+        def deliver() -> None:
             if workflow.event_manager.catch(event, internal=False) == 0:
                 raise Conflict("当前状态不能执行此操作")
 
@@ -365,7 +377,7 @@ class Runner:
             session.flush()
 
     # -- reading ----------------------------------------------------------------
-    def task_data(self, session: Session, item: WorkItem) -> dict:
+    def task_data(self, session: Session, item: WorkItem) -> dict[str, Any]:
         _, _, task = self.task_for(session, item)
         return dict(task.data) if task is not None else {}
 

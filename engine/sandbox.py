@@ -16,7 +16,8 @@ import sys
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from types import CodeType, FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from RestrictedPython import (
     compile_restricted_eval,
@@ -37,9 +38,14 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from core.errors import ScriptRefused
 
+if TYPE_CHECKING:
+    from _typeshed import TraceFunction
+
+_T = TypeVar("_T")
+
 SCRIPT_FILENAME = "<bpmn-script>"
 
-ServiceCall = Callable[[dict, str, dict], Any]
+ServiceCall = Callable[[dict[str, Any], str, dict[str, Any]], Any]
 # The runner binds the step's service dispatcher here for the duration of one step.
 current_service_call: ContextVar[ServiceCall | None] = ContextVar("current_service_call", default=None)
 
@@ -48,7 +54,7 @@ class ScriptTimeout(ScriptRefused):
     pass
 
 
-def _builtins() -> dict:
+def _builtins() -> dict[str, Any]:
     allowed = dict(safe_builtins)
     allowed.update(limited_builtins)
     allowed.update(utility_builtins)
@@ -80,13 +86,13 @@ _FORBIDDEN_NAMES = frozenset({"open", "eval", "exec", "compile", "globals", "loc
                               "setattr", "delattr", "input", "breakpoint", "memoryview", "type", "object"})
 
 
-def _inplace(op: str, x, y):
+def _inplace(op: str, x: Any, y: Any) -> Any:
     if op not in _INPLACE:
         raise ScriptRefused(f"流程脚本不支持运算 {op}")
     return _INPLACE[op](x, y)
 
 
-def _compile(source: str, mode: str):
+def _compile(source: str, mode: str) -> CodeType:
     tree = ast.parse(source, mode=mode)
     if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree)):
         raise ScriptRefused("流程脚本不允许 import，已拒绝执行")
@@ -97,27 +103,28 @@ def _compile(source: str, mode: str):
     result = compiler(source, filename=SCRIPT_FILENAME)
     if result.errors or result.code is None:
         raise ScriptRefused("流程脚本不安全或有语法错误，已拒绝执行：" + "; ".join(result.errors))
-    return result.code
+    code: CodeType = result.code
+    return code
 
 
 class _Deadline:
     """Stops script code after `seconds` by tracing only frames of BPMN scripts."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
 
-    def _local(self, frame, event, arg):
+    def _local(self, frame: FrameType, event: str, arg: Any) -> TraceFunction:
         if time.monotonic() > self.deadline:
             raise ScriptTimeout("流程脚本运行超时，已停止")
         return self._local
 
-    def __call__(self, frame, event, arg):
+    def __call__(self, frame: FrameType, event: str, arg: Any) -> TraceFunction | None:
         if frame.f_code.co_filename == SCRIPT_FILENAME:
             return self._local
         return None
 
 
-def _run_limited(fn, seconds: float):
+def _run_limited(fn: Callable[[], _T], seconds: float) -> _T:
     previous = sys.gettrace()
     sys.settrace(_Deadline(seconds))
     try:
@@ -126,27 +133,30 @@ def _run_limited(fn, seconds: float):
         sys.settrace(previous)
 
 
-class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
-    def __init__(self, time_limit: float = 2.0):
+# SpiffWorkflow ships no type information, so its base class is Any to mypy.
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
+    def __init__(self, time_limit: float = 2.0) -> None:
         super().__init__({})
         self.time_limit = time_limit
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache: dict[tuple[str, str], CodeType] = {}
 
-    def _code(self, source: str, mode: str):
+    def _code(self, source: str, mode: str) -> CodeType:
         key = (mode, source)
         code = self._cache.get(key)
         if code is None:
             code = self._cache[key] = _compile(source, mode)
         return code
 
-    def evaluate(self, expression, context, external_context=None):
+    def evaluate(self, expression: str, context: dict[str, Any],
+                 external_context: dict[str, Any] | None = None) -> Any:
         code = self._code(expression, "eval")
         scope = dict(_GLOBALS)
         scope.update(external_context or {})
         scope.update(context)
         return _run_limited(lambda: eval(code, scope), self.time_limit)  # noqa: S307 - restricted code
 
-    def execute(self, script, context, external_context=None):
+    def execute(self, script: str, context: dict[str, Any],
+                external_context: dict[str, Any] | None = None) -> bool:
         code = self._code(script, "exec")
         scope = dict(_GLOBALS)
         scope.update(external_context or {})
@@ -160,12 +170,15 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             context[key] = value
         return True
 
-    def call_service(self, context, operation_name=None, operation_params=None, **kwargs):
+    def call_service(self, context: dict[str, Any], operation_name: str | None = None,
+                     operation_params: dict[str, Any] | None = None, **kwargs: Any) -> str:
         dispatch = current_service_call.get()
         if dispatch is None:
             raise ScriptRefused(f"服务任务 {operation_name} 只能在流程步骤中运行")
         params = {k: v["value"] for k, v in (operation_params or {}).items()}
-        return json.dumps(dispatch(context, operation_name, params), ensure_ascii=False, default=str)
+        # Spiff's service task always passes its operator id; str() only spells a missing one "None",
+        # as the handler lookup's error message did before.
+        return json.dumps(dispatch(context, str(operation_name), params), ensure_ascii=False, default=str)
 
 
 def make_script_engine(time_limit: float = 2.0) -> PythonScriptEngine:

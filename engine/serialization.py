@@ -8,6 +8,7 @@ from JSON every time: smaller rows and faster loads.
 from __future__ import annotations
 
 import json
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -32,7 +33,7 @@ def dump_workflow(workflow: BpmnWorkflow) -> str:
     return json.dumps(dct, cls=SERIALIZER._encoder_cls, ensure_ascii=False, separators=(",", ":"))
 
 
-def load_workflow(text: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
+def load_workflow(text: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
     """Mirror of BpmnWorkflowConverter.from_dict that takes the cached spec objects."""
     dct = json.loads(text, cls=SERIALIZER.json_decoder_cls)
     SERIALIZER.migrate(dct)

@@ -18,6 +18,7 @@ import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -36,7 +37,7 @@ class LoadedSpec:
     process_id: str
     name: str
     spec: object
-    subprocess_specs: dict
+    subprocess_specs: dict[str, Any]
 
 
 def _parser_for(files: dict[str, str]) -> SpiffBpmnParser:

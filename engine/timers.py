@@ -15,7 +15,7 @@ from engine.runner import Runner
 log = logging.getLogger(__name__)
 
 
-def fire_due_timers(session_factory: sessionmaker, runner: Runner, *, now: datetime | None = None,
+def fire_due_timers(session_factory: sessionmaker[Session], runner: Runner, *, now: datetime | None = None,
                     limit: int = 1000) -> int:
     """Fire up to `limit` due instances; returns how many were stepped.
 
@@ -36,7 +36,7 @@ def fire_due_timers(session_factory: sessionmaker, runner: Runner, *, now: datet
             )
             if skipped:
                 query = query.where(ProcessInstance.id.not_in(skipped))
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             instance = session.scalar(query)
             if instance is None:
@@ -57,7 +57,7 @@ def fire_due_timers(session_factory: sessionmaker, runner: Runner, *, now: datet
     return fired
 
 
-def _mark_error(session_factory: sessionmaker, instance_id: int, message: str) -> None:
+def _mark_error(session_factory: sessionmaker[Session], instance_id: int, message: str) -> None:
     with session_factory() as session:
         instance = session.get(ProcessInstance, instance_id)
         if instance is not None:
