@@ -6,13 +6,19 @@ from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.errors import EngineError
 from domain.models import Account
+from webapp import converters
 from webapp.extensions import babel, csrf, login_manager
+from webapp.json_input import GradflowRequest
 
 log = logging.getLogger(__name__)
 LOCALES = ("zh", "en")
+SERVER_ERROR = "服务器内部错误，请稍后重试"
+HTTP_MESSAGES = {400: "请求无效", 401: "请先登录或提供访问令牌", 403: "无权访问", 409: "请求与当前状态冲突",
+                 415: "请求体类型不受支持，请使用 application/json", 422: "请求内容无法处理", 429: "请求过于频繁，请稍后重试"}
 
 
 def select_locale() -> str:
@@ -23,6 +29,8 @@ def select_locale() -> str:
 def create_app(runtime: Any, **overrides: Any) -> Flask:
     """The web app over a runtime built by the wiring (gradflow.runtime.build_runtime)."""
     app = Flask(__name__)
+    app.request_class = GradflowRequest  # bad or too deeply nested JSON bodies are a 400 (issue 7)
+    converters.install(app)  # before any blueprint: `<int:x>` ids outside int4 are a 404 (issue 7)
     app.config.update(
         SECRET_KEY=runtime.settings.secret_key,
         MAX_CONTENT_LENGTH=runtime.settings.max_upload_bytes,
@@ -123,6 +131,35 @@ def _register_error_handlers(app: Flask) -> None:
         if wants_json():
             return jsonify(error={"message": "不支持的请求方法"}), 405
         return render_template("error.html", message="不支持的请求方法"), 405
+
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _internal_error)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _http_error(exc: HTTPException):
+    """Any HTTP error without its own handler: JSON under /api/, Werkzeug's own page elsewhere."""
+    if not _wants_json() or exc.code is None:
+        return exc
+    return jsonify(error={"message": HTTP_MESSAGES.get(exc.code, "请求无法处理")}), exc.code
+
+
+def _internal_error(exc: InternalServerError):
+    """Every 500 when exceptions do not propagate: unhandled ones arrive wrapped, Flask has logged them."""
+    if exc.original_exception is None:  # abort(500) or a raised InternalServerError: not logged by Flask
+        log.error("500 on %s %s: %s", request.method, request.path, exc.description)
+    db = g.get("db")
+    if db is not None:
+        try:
+            db.rollback()  # a failed transaction must not break the error page (PostgreSQL)
+        except Exception:
+            log.exception("rollback after a 500 failed")
+    if _wants_json():
+        return jsonify(error={"message": SERVER_ERROR}), 500
+    return render_template("error.html", message=SERVER_ERROR), 500
 
 
 @login_manager.user_loader

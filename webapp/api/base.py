@@ -17,6 +17,7 @@ from core.errors import EngineError
 from domain.accounts import account_by_token
 from domain.models import Account
 from engine.models import ProcessInstance, WorkItem
+from webapp.json_input import json_body
 from webapp.session import current_actor
 
 PREFIX = "/api/v1"
@@ -27,7 +28,8 @@ def fail(message: str, status: int = 400, details: dict | None = None):
 
 
 def body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    """The JSON object of the request; 400 when the body is no object, does not parse or nests too deep."""
+    data = json_body()
     if not isinstance(data, dict):
         raise EngineError("请求体必须是 JSON 对象")
     return data

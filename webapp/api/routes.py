@@ -19,6 +19,7 @@ from engine import inbox as inbox_q
 from engine.models import ProcessInstance, WorkItem
 from webapp.api.base import api_blueprint, body, fail, instance_json, item_json, step_response
 from webapp.api.openapi import document
+from webapp.json_input import json_body
 from webapp.session import current_actor, log_refusal, run_step
 
 bp = api_blueprint("api", __name__, public=("token", "openapi"))
@@ -31,7 +32,9 @@ def openapi():
 
 @bp.route("/token", methods=["POST"])
 def token():
-    data = request.get_json(silent=True) or {}
+    data = json_body()  # bad or too deeply nested JSON: 400 (issue 7)
+    if not isinstance(data, dict):  # an array, string or number is no credentials either
+        return fail("请提供用户名和密码", 422)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         return fail("请提供用户名和密码", 422)
