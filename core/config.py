@@ -42,6 +42,11 @@ MIN_PBKDF2_ITERATIONS = 600_000
 _PBKDF2_HASHES = {"sha256", "sha384", "sha512"}
 
 
+def public_base_url() -> str:
+    """GRADFLOW_BASE_URL: where the platform is reached from outside (links in SMS, e-mail, PDF QR codes)."""
+    return os.environ.get("GRADFLOW_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/")
+
+
 def password_hash_method() -> str:
     """The werkzeug method new password hashes are made with (GRADFLOW_PASSWORD_HASH).
 
@@ -174,5 +179,5 @@ def load_settings() -> Settings:
         var_dir=var_dir,
         max_upload_bytes=_int("GRADFLOW_MAX_UPLOAD_BYTES", 12 * 1024 * 1024),
         default_locale=os.environ.get("GRADFLOW_LOCALE", "zh"),
-        base_url=os.environ.get("GRADFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        base_url=public_base_url(),
     )

@@ -75,6 +75,7 @@ class Graduate(Timestamped, Base):
     political_status: Mapped[str] = mapped_column(String(20))
     training_mode: Mapped[str] = mapped_column(String(10), default="非定向")  # 非定向 / 定向 / 委培
     directed_unit: Mapped[str | None] = mapped_column(String(200))  # GRAD-6, uploaded by the school
+    directed_unit_address: Mapped[str | None] = mapped_column(String(200))  # GRAD-6, uploaded by the school
     origin_code: Mapped[str] = mapped_column(String(6), default="")  # 生源所在地 GB/T 2260
     origin_name: Mapped[str] = mapped_column(String(100), default="")
     enrolled_on: Mapped[str] = mapped_column(String(6))  # YYYYMM

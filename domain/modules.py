@@ -45,6 +45,7 @@ class FormSpec:
     completion_schema: dict[str, Any] = field(default_factory=dict)  # JSON-schema properties of its API body
     description: str = ""  # one line for the OpenAPI Completion schema
     answer: bool = False  # an accept/refuse answer, also reachable as POST /instances/<id>/answer
+    todo_note: Callable[[Any, Any], str] | None = None  # (db, item) -> a line for the graduate's to-do list
 
 
 @dataclass
@@ -57,10 +58,13 @@ class RecordPart:
     actions_template: str = ""
     review_template: str = ""  # the application on the review page
     review_context: Callable[[Any, Any, dict[str, Any]], dict[str, Any]] | None = None  # (db, instance, application)
-    # REV-5: the reviewer's edit. edit_form(prefix, json_body_or_None) builds the form that validates it
-    # (the same class on the page and the API); apply_edit(db, instance, application, form) -> new application.
-    edit_form: Callable[[str, dict[str, Any] | None], Any] | None = None
+    # REV-5: the reviewer's edit. edit_form(instance, prefix, json_body_or_None) builds the form that validates it
+    # (the same class on the page and the API), or None when this process's data may not be edited;
+    # apply_edit(db, instance, application, form) -> the edited application.
+    edit_form: Callable[[Any, str, dict[str, Any] | None], Any] | None = None
     apply_edit: Callable[[Any, Any, dict[str, Any], Any], dict[str, Any]] | None = None
+    edit_template: str = ""  # the edit block on the review page
+    field_labels: dict[str, str] = field(default_factory=dict)  # names for the before/after of an edit
     api_json: Callable[[Any, Any], dict[str, Any]] | None = None  # extras of GET /instances/<id>
 
 

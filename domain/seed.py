@@ -93,7 +93,7 @@ def seed_demo(session: Session) -> bool:
     make_graduate(session, school, cs, name="李四", username="lisi")
     make_graduate(session, school, econ, name="王五", username="wangwu")
     make_graduate(session, school, econ, name="赵六", username="zhaoliu", training_mode="定向",
-                  directed_unit="福建省漳州市教育局")
+                  directed_unit="福建省漳州市教育局", directed_unit_address="福建省漳州市芗城区胜利西路1号")
     make_employer(session, "厦门星海科技有限公司", username="employer")
     # GRAD-2: an account whose basic information the school never uploaded.
     make_account(session, "nobasic", "graduate", "钱七", id_number=id_number(seq=999))

@@ -1,14 +1,16 @@
 """One base for every form: CSRF on pages, the same class validates JSON API bodies."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import Field
+from wtforms import DecimalField, Field
 from wtforms.widgets import HiddenInput
 
 
-def _multidict(body: dict) -> MultiDict:
-    md = MultiDict()
+def _multidict(body: dict) -> MultiDict[str, str]:
+    md: MultiDict[str, str] = MultiDict()
     for key, value in (body or {}).items():
         if isinstance(value, (list, tuple)):
             for v in value:
@@ -58,7 +60,7 @@ class IntListField(Field):
                 part = part.strip()
                 if not part:
                     continue
-                if not part.isdigit() or len(part) > 12:
+                if not part.isdigit() or len(part) > 12 or not 0 < int(part) < 2 ** 31:
                     self.data = []
                     raise ValueError("编号格式不正确")
                 values.append(int(part))
@@ -67,3 +69,18 @@ class IntListField(Field):
 
 class ActionForm(BaseForm):
     """A button with nothing to fill: withdraw, void, confirm. Carries CSRF only."""
+
+
+class MoneyField(DecimalField):
+    """A whole amount of yuan. DecimalField accepts 'NaN', 'sNaN' and 'Infinity', which then break every
+    comparison (a 500 on 'sNaN'); only a finite number is a value here."""
+
+    def __init__(self, label: str | None = None, validators=None, **kwargs):
+        kwargs.setdefault("places", 0)
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if isinstance(self.data, Decimal) and not self.data.is_finite():
+            self.data = None
+            raise ValueError("请填写有效的金额")

@@ -110,6 +110,16 @@ def postcode_error(value: str) -> str | None:
     return None
 
 
+_PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$")
+
+
+def phone_error(value: str) -> str | None:
+    """A contact phone: a mobile number, or a landline with or without its area code (010-68352260)."""
+    if not _PHONE_RE.match((value or "").strip()):
+        return "联系电话应为11位手机号码或固定电话（如010-68352260）"
+    return None
+
+
 def is_valid_postcode(value: str) -> bool:
     return postcode_error(value) is None
 
@@ -179,6 +189,13 @@ class Postcode(_Check):
 
     def _error(self, value):
         return postcode_error(value)
+
+
+class Phone(_Check):
+    """A contact phone: mobile or landline."""
+
+    def _error(self, value):
+        return phone_error(value)
 
 
 class YearMonth(_Check):

@@ -237,6 +237,15 @@ def open_items(runtime, instance_id: int, role: str | None = None):
 FREELANCE = {"dest_type": "freelance", "fields": {"note": "自由撰稿"}, "attachment_ids": []}
 
 
+def with_proof(session, graduate_id: int, clean: dict | None = None) -> dict:
+    """DST-1: the application plus the proof image a graduate uploads with a type that needs one."""
+    from domain.attachments import store_images
+
+    clean = dict(FREELANCE if clean is None else clean)
+    stored = store_images(session, graduate_id, None, [("proof.png", png_bytes())])
+    return {**clean, "attachment_ids": list(clean.get("attachment_ids") or []) + [a.id for a in stored]}
+
+
 @pytest.fixture
 def make_employer(runtime, world):
     from domain import seed

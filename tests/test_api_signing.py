@@ -260,11 +260,14 @@ def test_one_agreement_only_and_answers_need_an_open_answer_item(app, runtime, w
     filing = c.post("/api/v1/processes/destination_filing/instances", headers=g2, json={"dest_type": "job_seeking"})
     assert c.post(f"/api/v1/instances/{filing.json['id']}/answer", headers=g2,
                   json={"answer": "accept"}).status_code == 409
-    # the graduate may still refuse the other one (ONL-2), through the generic work-item completion
+    # ONL-3: view-only means no refusal either, through any route, as on the page
     item = open_item(c, g, "invitation_answer")
     resp = c.post(f"/api/v1/work-items/{item['id']}/complete", headers=g, json={"answer": "refuse"})
-    assert resp.status_code == 200 and resp.json["status_label"] == "学生已拒绝签约 签约失败"
-    assert resp.json["agreement"]["status"] == "refused"
+    assert resp.status_code == 409 and "只能查看" in resp.json["error"]["message"]
+    resp = c.post(f"/api/v1/instances/{second['id']}/answer", headers=g, json={"answer": "refuse"})
+    assert resp.status_code == 409 and "只能查看" in resp.json["error"]["message"]
+    shown = c.get(f"/api/v1/instances/{second['id']}", headers=g).json
+    assert shown["status_label"] == "单位发起邀请 等待应约" and shown["agreement"]["status"] == "invited"
 
 
 def test_bad_invitations_change_nothing(app, runtime, world, make_graduate, make_employer):

@@ -10,14 +10,15 @@ from domain.models import Graduate, Message
 from engine.models import AuditEvent, ProcessInstance, WorkItem
 from processes.destination import services as filing
 from processes.review import services as reviews
-from tests.conftest import FREELANCE, open_items
+from tests.conftest import open_items, with_proof
 
 
 def test_two_reviewers_completing_one_item_at_once(runtime, world, make_graduate, step, actor):
     # rules REV-2, ROLE-1
     make_graduate("g1")
     g = actor("g1")
-    inst = step(lambda s: filing.start_filing(s, runtime.runner, g, s.get(Graduate, g.graduate_id), FREELANCE))
+    inst = step(lambda s: filing.start_filing(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
+                                                        with_proof(s, g.graduate_id)))
     item = open_items(runtime, inst.id, "Department")[0]
     dept = actor("dept_info")
     barrier = threading.Barrier(2)
@@ -64,7 +65,8 @@ def test_stale_version_is_refused_not_overwritten(runtime, world, make_graduate,
     # rule REV-2
     make_graduate("g1")
     g = actor("g1")
-    inst = step(lambda s: filing.start_filing(s, runtime.runner, g, s.get(Graduate, g.graduate_id), FREELANCE))
+    inst = step(lambda s: filing.start_filing(s, runtime.runner, g, s.get(Graduate, g.graduate_id),
+                                                        with_proof(s, g.graduate_id)))
     with runtime.Session() as stale:
         old = stale.get(ProcessInstance, inst.id)
         version = old.version

@@ -19,12 +19,13 @@ from engine.specs import SpecRegistry
 from engine.timers import fire_due_timers
 from processes.destination import services as filing
 from processes.review import services as reviews
-from tests.conftest import FREELANCE, ROOT, open_items
+from tests.conftest import ROOT, open_items, with_proof
 
 
 def _file(runtime, step, actor, username="g1"):
     a = actor(username)
-    return step(lambda s: filing.start_filing(s, runtime.runner, a, s.get(Graduate, a.graduate_id), FREELANCE))
+    return step(lambda s: filing.start_filing(s, runtime.runner, a, s.get(Graduate, a.graduate_id),
+                                                 with_proof(s, a.graduate_id)))
 
 
 def test_redeploying_unchanged_files_makes_no_new_version(runtime):

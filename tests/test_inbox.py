@@ -11,7 +11,7 @@ from engine import inbox
 from engine.models import WorkItem
 from processes.destination import services as filing
 from processes.review import services as reviews
-from tests.conftest import open_items
+from tests.conftest import open_items, with_proof
 
 
 def _file_many(runtime, step, actor, make_graduate, n):
@@ -21,7 +21,8 @@ def _file_many(runtime, step, actor, make_graduate, n):
         a = actor(f"g{i}")
         kind = "freelance" if i % 2 == 0 else "job_seeking"
         instances.append(step(lambda s, a=a, kind=kind: filing.start_filing(
-            s, runtime.runner, a, s.get(Graduate, a.graduate_id), {"dest_type": kind, "fields": {}})))
+            s, runtime.runner, a, s.get(Graduate, a.graduate_id),
+            with_proof(s, a.graduate_id, {"dest_type": kind, "fields": {}}))))
         assert grad.id
     return instances
 

@@ -6,14 +6,15 @@ from sqlalchemy import func, select
 from domain.models import AccessLog, Graduate
 from domain.seed import make_account
 from engine.models import ProcessInstance, WorkItem
-from tests.conftest import FREELANCE, open_items, page_without_tokens
+from tests.conftest import open_items, page_without_tokens, with_proof
 
 
 def _filed(runtime, step, actor, username):
     from processes.destination import services as filing
 
     a = actor(username)
-    return step(lambda s: filing.start_filing(s, runtime.runner, a, s.get(Graduate, a.graduate_id), FREELANCE))
+    return step(lambda s: filing.start_filing(s, runtime.runner, a, s.get(Graduate, a.graduate_id),
+                                                 with_proof(s, a.graduate_id)))
 
 
 def test_department_reviewer_never_sees_another_departments_item(app, runtime, world, make_graduate, step, actor,

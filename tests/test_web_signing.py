@@ -239,7 +239,7 @@ def test_invite_accept_approve_and_both_parties_download_the_pdf(app, runtime, w
     dept = client_for("dept_info")
     item_id = int(re.search(r"/review/items/(\d+)", dept.get("/review/inbox").get_data(as_text=True)).group(1))
     page = dept.get(f"/review/items/{item_id}").get_data(as_text=True)
-    assert "职位名称" in page and "软件工程师" in page and "厦门星海科技有限公司" in page
+    assert "岗位名称" in page and "软件工程师" in page  # ONL-1: the guides' labels and "厦门星海科技有限公司" in page
     assert 'id="edit-block"' not in page and 'id="decision-return"' not in page
     review_via_pages(client_for, inst)
     a = agreement_of(runtime, inst)
@@ -376,9 +376,10 @@ def test_online_termination_started_by_the_graduate_answered_by_the_employer(app
     a = signed_online_via_pages(runtime, client_for, grad)
     g1 = client_for("g1")
     assert 'id="terminate-form"' in g1.get(f"/graduate/records/{a.instance_id}").get_data(as_text=True)
-    resp = g1.post(f"/graduate/agreements/{a.id}/terminate", data={"term-reason": "other_offer",
-                                                                   "term-explanation": ""})
-    assert resp.status_code == 422 and "请填写解约说明" in resp.get_data(as_text=True)
+    # TRM-1: the reason has no default and must be chosen; the explanation is optional (选填)
+    resp = g1.post(f"/graduate/agreements/{a.id}/terminate", data={"term-reason": "",
+                                                                   "term-explanation": "协商一致"})
+    assert resp.status_code == 422 and "请选择解约原因" in resp.get_data(as_text=True)
     resp = g1.post(f"/graduate/agreements/{a.id}/terminate", data=REASON)
     assert resp.status_code == 302
     term = int(re.search(r"/graduate/records/(\d+)", resp.headers["Location"]).group(1))
@@ -458,7 +459,7 @@ def test_offline_draft_submit_withdraw_review_and_stamped_upload_via_pages(app, 
     item_id = open_items(runtime, inst, "Department")[0].id
     page = dept.get(f"/review/items/{item_id}").get_data(as_text=True)
     assert "统一社会信用代码" in page and "外贸主管" in page and 'id="decision-return"' in page
-    assert 'id="edit-block"' not in page
+    assert 'id="edit-block"' in page  # REV-5: an offline agreement is edited with its own form
     review_via_pages(client_for, inst)
     assert label(runtime, inst) == "就业协议审核通过"
     record = g1.get(f"/graduate/records/{inst}").get_data(as_text=True)

@@ -1,18 +1,15 @@
 """Template filters and globals."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from core.timefmt import china_time
 from domain import dicts
 from domain.accounts import ROLE_NAMES
 
-CST = timedelta(hours=8)
-
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return ""
-    return (value + CST).strftime(fmt)  # stored in UTC, shown in Beijing time
+    return china_time(value, fmt)  # stored in UTC, shown in Beijing time
 
 
 def mask_id(value: str | None) -> str:

@@ -13,16 +13,16 @@ HERE = Path(__file__).resolve().parent
 def module() -> ProcessModule:
     from . import api, assist, employer, handlers, openapi, pages, pdf
 
-    def form(key: str, page=None, description: str = "", answer: bool = False) -> FormSpec:
+    def form(key: str, page=None, description: str = "", answer: bool = False, note=None) -> FormSpec:
         return FormSpec(key, api_complete=api.COMPLETERS.get(key), fields=api.FIELDS.get(key),
                         item_data=api.ITEM_DATA.get(key), graduate_page=page, description=description,
-                        answer=answer)
+                        answer=answer, todo_note=note)
 
     forms = (
         form("offline_agreement", pages.offline_form, "同 OfflineAgreement"),
         form("paper_agreement", pages.paper_form, "同 PaperAgreement"),
-        form("stamped_upload", description="attachment_ids（盖章的就业协议书）"),
-        form("invitation_answer", description="answer（accept / refuse）", answer=True),
+        form("stamped_upload", description="attachment_ids（盖章的就业协议书）", note=pages.stamped_note),
+        form("invitation_answer", description="answer（accept / refuse）", answer=True, note=pages.invitation_note),
     )
     forms[0].completion_schema.update(openapi.completions())
     return ProcessModule(
@@ -36,10 +36,13 @@ def module() -> ProcessModule:
                           schema="PaperAgreement")),
         forms=forms,
         handlers=handlers.HANDLERS,
+        hooks=(handlers.mirror_reviewer_edit,),
         senders=pdf.SENDERS,
         record=RecordPart(context=pages.record_context, template="agreements/_record.html",
                           actions=pages.graduate_actions, actions_template="agreements/_actions.html",
                           review_template="agreements/_review.html", review_context=pages.review_context,
+                          edit_form=pages.edit_form, apply_edit=pages.apply_edit,
+                          edit_template="agreements/_edit.html", field_labels=pages.EDIT_LABELS,
                           api_json=api.instance_extras),
         withdrawable=("offline_signing", "paper_registration"),
         blueprints=(pages.bp, employer.bp, assist.bp),

@@ -15,6 +15,7 @@ from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
 from core.errors import Forbidden, ValidationFailed
+from core.timefmt import iso
 from domain import dicts
 from domain.access import POLICY
 from domain.attachments import check_attachments
@@ -61,7 +62,7 @@ def _given(value) -> bool:
 
 
 def _iso(value):
-    return value.isoformat() if value is not None else None
+    return iso(value)
 
 
 def graduate_actor():

@@ -63,7 +63,8 @@ EMPLOYER_FIELDS = ("name", "credit_code", "nature", "industry", "address", "cont
 SCHOOL_FIELDS = ("name", "department")
 JOB_FIELDS = ("job_category", "position", "work_place", "trial_months", "salary_trial",
               "salary_regular", "penalty", "report_place", "report_deadline", "archive_type",
-              "archive_unit", "archive_address", "hukou_type", "hukou_address", "supplement")
+              "archive_unit", "archive_address", "archive_contact", "archive_phone", "archive_postcode", "hukou_type",
+              "hukou_address", "supplement")
 
 _AGREEMENT_NO = re.compile(r"\d{19}")
 _URL = re.compile(r"https?://\S+")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     DateField,
-    DecimalField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -16,8 +15,8 @@ from wtforms import (
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, Regexp
 
 from domain import dicts
-from forms.base import BaseForm, IntListField
-from forms.validators import CreditCode, IdNumber, Mobile
+from forms.base import BaseForm, IntListField, MoneyField
+from forms.validators import CreditCode, IdNumber, Mobile, Phone, Postcode
 
 TRANSFER_TYPES = ["签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地", "升学本校接收", "升学外校接收"]  # ARC-1
 HUKOU_TYPES = ["签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地"]  # HUK-1
@@ -25,34 +24,37 @@ MAX_IMAGES = 3
 
 
 def _choices(items):
-    return [(i["code"], i["name"]) for i in items]
+    """A dictionary as choices that start at 请选择: no value is chosen for the user."""
+    return [("", "请选择")] + [(i["code"], i["name"]) for i in items]
 
 
 class AgreementTermsForm(BaseForm):
     """The agreement fields shared by online invitations and offline/paper agreements (ONL-1)."""
 
     job_category = SelectField("职位类别", validators=[InputRequired("请选择职位类别")])
-    position = StringField("职位名称", validators=[InputRequired("请填写职位名称"), Length(max=50)])
-    work_place = StringField("工作地点", validators=[InputRequired("请填写工作地点"), Length(max=100)])
+    position = StringField("岗位名称", validators=[InputRequired("请填写岗位名称"), Length(max=50)])
+    work_place = StringField("实际工作地点", validators=[InputRequired("请填写实际工作地点"), Length(max=100)])
     trial_months = IntegerField("试用期（月）", validators=[Optional(), NumberRange(0, 6, "试用期为0至6个月")])
-    salary_trial = DecimalField("试用期月薪（元）", places=0, validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
-    salary_regular = DecimalField("转正后月薪（元）", places=0,
-                                  validators=[InputRequired("请填写转正后月薪"), NumberRange(0, 1_000_000, "金额不正确")])
-    penalty = DecimalField("违约金（元）", places=0, validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
+    salary_trial = MoneyField("试用起薪（元/月）", validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
+    salary_regular = MoneyField("转正起薪（元/月）", validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
+    penalty = MoneyField("违约金（元）", validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
     report_place = StringField("报到地点", validators=[Optional(), Length(max=100)])
     report_deadline = DateField("报到期限", validators=[Optional()])
-    archive_type = SelectField("档案转递类型", choices=[("", "（不填）")] + [(t, t) for t in TRANSFER_TYPES],
+    archive_type = SelectField("档案传递类型", choices=[("", "（不填）")] + [(t, t) for t in TRANSFER_TYPES],
                                validators=[Optional()])
-    archive_unit = StringField("档案转递单位", validators=[Optional(), Length(max=100)])
-    archive_address = StringField("档案转递地址", validators=[Optional(), Length(max=200)])
+    archive_unit = StringField("档案转递单位名称", validators=[Optional(), Length(max=100)])
+    archive_address = StringField("档案转递单位地址", validators=[Optional(), Length(max=200)])
+    archive_contact = StringField("档案转递联系人", validators=[Optional(), Length(max=50)])  # ARC-2
+    archive_phone = StringField("档案转递联系电话", validators=[Optional(), Phone()])
+    archive_postcode = StringField("档案转递单位邮编", validators=[Optional(), Postcode()])
     hukou_type = SelectField("户口迁移类型", choices=[("", "（不填）")] + [(t, t) for t in HUKOU_TYPES],
                              validators=[Optional()])
     hukou_address = StringField("户口迁移地址", validators=[Optional(), Length(max=200)])
-    supplement = TextAreaField("补充条款", validators=[Optional(), Length(max=1000)])
+    supplement = TextAreaField("协议补充内容", validators=[Optional(), Length(max=1000)])
 
     TERMS = ["job_category", "position", "work_place", "trial_months", "salary_trial", "salary_regular", "penalty",
-             "report_place", "report_deadline", "archive_type", "archive_unit", "archive_address", "hukou_type",
-             "hukou_address", "supplement"]
+             "report_place", "report_deadline", "archive_type", "archive_unit", "archive_address", "archive_contact",
+             "archive_phone", "archive_postcode", "hukou_type", "hukou_address", "supplement"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -84,11 +86,11 @@ class EmployerFieldsMixin:
     credit_code = StringField("统一社会信用代码", validators=[InputRequired("请填写统一社会信用代码"), CreditCode()])
     nature = SelectField("单位性质", validators=[InputRequired("请选择单位性质")])
     industry = SelectField("单位行业", validators=[InputRequired("请选择单位行业")])
-    employer_address = StringField("单位地址", validators=[InputRequired("请填写单位地址"), Length(max=200)])
-    contact = StringField("联系人", validators=[InputRequired("请填写联系人"), Length(max=50)])
-    landline = StringField("座机", validators=[Optional(), Regexp(r"^[0-9\-]{7,20}$", message="座机号码格式不正确")])
-    mobile = StringField("手机", validators=[InputRequired("请填写手机号码"), Mobile()])
-    email = StringField("电子邮箱", validators=[Optional(), Email("电子邮箱格式不正确"), Length(max=100)])
+    employer_address = StringField("通讯地址", validators=[InputRequired("请填写通讯地址"), Length(max=200)])
+    contact = StringField("单位联系人", validators=[InputRequired("请填写单位联系人"), Length(max=50)])
+    landline = StringField("联系人固话", validators=[Optional(), Regexp(r"^[0-9\-]{7,20}$", message="固定电话号码格式不正确")])
+    mobile = StringField("联系人手机", validators=[InputRequired("请填写联系人手机"), Mobile()])
+    email = StringField("联系人邮箱", validators=[Optional(), Email("电子邮箱格式不正确"), Length(max=100)])
 
     EMPLOYER = ["employer_name", "credit_code", "nature", "industry", "employer_address", "contact", "landline", "mobile",
                 "email"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -10,6 +11,7 @@ from core.errors import Conflict, NotFound
 from domain import notify
 from domain.effective import claim_effective
 from domain.models import Account, Agreement, Employer, Graduate, Message, RegisteredInfo
+from engine.runner import props
 from engine.services import StepContext
 
 from . import rules
@@ -105,7 +107,8 @@ def copy_transfer_info(ctx: StepContext, agreement: Agreement, graduate) -> None
     """ONL-7 / ARC-7: archive and hukou details of an approved agreement go to those modules when open."""
     f = agreement.fields or {}
     parts = {
-        "archive": {k: f[k] for k in ("archive_type", "archive_unit", "archive_address") if f.get(k)},
+        "archive": {k: f[k] for k in ("archive_type", "archive_unit", "archive_address", "archive_contact",
+                                        "archive_phone", "archive_postcode") if f.get(k)},
         "hukou": {k: f[k] for k in ("hukou_type", "hukou_address") if f.get(k)},
     }
     open_modules = set(graduate.school.open_modules or []) & set(graduate.school.province.enabled_modules or [])
@@ -208,3 +211,15 @@ HANDLERS = {
     "paper.submit": paper_submit,
     "paper.rejected": paper_rejected,
 }
+
+
+def mirror_reviewer_edit(ctx: StepContext, task_spec: Any, data: dict) -> None:
+    """REV-5: a reviewer's edit of an offline or paper agreement is the agreement's data from then on."""
+    if ctx.instance.process_id not in ("offline_signing", "paper_registration"):
+        return
+    if props(task_spec).get("formKey") != "review":
+        return
+    fields = (data.get("application") or {}).get("fields")
+    agreement = ctx.session.scalar(select(Agreement).where(Agreement.instance_id == ctx.instance.id))
+    if agreement is not None and fields:
+        agreement.fields = dict(fields)

@@ -8,24 +8,27 @@ IDS = {"type": "array", "items": {"type": "integer"}, "maxItems": 3,
 # ONL-1: the agreement terms shared by invitations, offline and paper agreements (forms/agreement.py).
 TERMS = {
     "job_category": _str(description="职位类别代码（字典，见待办表单字段的 choices）"),
-    "position": _str(50, description="职位名称"), "work_place": _str(100, description="工作地点"),
+    "position": _str(50, description="岗位名称"), "work_place": _str(100, description="实际工作地点"),
     "trial_months": {"type": "integer", "minimum": 0, "maximum": 6, "description": "试用期（月）"},
-    "salary_trial": {"type": "number", "minimum": 0, "description": "试用期月薪（元）"},
-    "salary_regular": {"type": "number", "minimum": 0, "description": "转正后月薪（元）"},
+    "salary_trial": {"type": "number", "minimum": 0, "description": "试用起薪（元/月）"},
+    "salary_regular": {"type": "number", "minimum": 0, "description": "转正起薪（元/月，选填）"},
     "penalty": {"type": "number", "minimum": 0, "description": "违约金（元）"},
     "report_place": _str(100, description="报到地点"), "report_deadline": _str(format="date", description="报到期限"),
     "archive_type": _str(enum=["签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地", "升学本校接收", "升学外校接收"]),
-    "archive_unit": _str(100), "archive_address": _str(200),
+    "archive_unit": _str(100, description="档案转递单位名称"), "archive_address": _str(200, description="档案转递单位地址"),
+    "archive_contact": _str(50, description="档案转递联系人"),
+    "archive_phone": _str(20, description="档案转递联系电话（手机或固话）"),
+    "archive_postcode": _str(pattern="^[0-9]{6}$", description="档案转递单位邮编（6位）"),
     "hukou_type": _str(enum=["签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地"]), "hukou_address": _str(200),
-    "supplement": _str(1000, description="补充条款"),
+    "supplement": _str(1000, description="协议补充内容"),
 }
-TERMS_REQUIRED = ["job_category", "position", "work_place", "salary_regular"]
+TERMS_REQUIRED = ["job_category", "position", "work_place"]
 EMPLOYER = {
     "employer_name": _str(100, description="单位名称"),
     "credit_code": _str(description="统一社会信用代码（18位，GB 32100 校验位）", pattern="^[0-9A-Z]{18}$"),
     "nature": _str(description="单位性质代码（字典）"), "industry": _str(description="单位行业代码（GB/T 4754 门类）"),
     "employer_address": _str(200), "contact": _str(50, description="联系人"),
-    "landline": _str(20, description="座机"), "mobile": _str(description="手机号码（11位）"),
+    "landline": _str(20, description="联系人固话"), "mobile": _str(description="联系人手机（11位）"),
     "email": _str(100, format="email"),
 }
 EMPLOYER_REQUIRED = ["employer_name", "credit_code", "nature", "industry", "employer_address", "contact", "mobile"]

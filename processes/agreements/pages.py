@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from core.errors import Conflict, EngineError, Forbidden, ValidationFailed
 from domain import dicts
 from domain.attachments import check_attachments, store_images
-from domain.models import Agreement, Attachment, EffectiveDestination, Employer, Graduate
+from domain.models import AccessLog, Agreement, Attachment, Employer, Graduate
 from domain.schools import module_closed_reason
 from engine.models import ProcessInstance, WorkItem
 from forms.base import ActionForm
@@ -435,14 +435,8 @@ def record_actions(db, instance: ProcessInstance, ctx: dict) -> dict:
     keys = {i.form_key: i for i in ctx["open_items"] if i.role == "Graduate"}
     out = {"answer_item": keys.get("invitation_answer"), "stamped_item": keys.get("stamped_upload"),
            "edit_item": keys.get("offline_agreement") or keys.get("paper_agreement"), "view_only": None}
-    agreement = ctx.get("agreement")
-    if out["answer_item"] is not None and agreement is not None:
-        other = db.scalar(select(Agreement).where(Agreement.active_key == agreement.graduate_id,
-                                                  Agreement.id != agreement.id))
-        if other is not None:
-            out["view_only"] = "你已接受或签订了一份就业协议，其他单位的签约邀请只能查看，不能操作。"
-        elif db.get(EffectiveDestination, agreement.graduate_id) is not None:
-            out["view_only"] = "你已有生效的毕业去向，如需签约请先作废该去向。"
+    if out["answer_item"] is not None:
+        out["view_only"] = signing.view_only_reason(db, instance)  # ONL-3, the same rule as the API
     return out
 
 
@@ -468,3 +462,72 @@ def review_context(db, instance: ProcessInstance, application: dict) -> dict:
     view["downloadable"] = (agreement is not None and agreement.kind != "paper"
                             and agreement.status in agreement_pdf.DOWNLOADABLE)
     return {"view": view, "attachments": view["images"]}
+
+
+# -- 协议核验: the public check the e-agreement's verification line and QR code point to (DOC-1) ---------
+CHECK_STATUS = {"signed": "有效", "terminated": "已解约"}
+
+
+@bp.route("/agreements/check")
+def check():
+    """Anyone with the 协议编号 and the graduate's name sees whether that agreement holds, and little more;
+    an unknown number and a wrong name get the same answer. Every look-up is logged."""
+    number = (request.args.get("no") or "").strip()[:19]
+    name = (request.args.get("name") or "").strip()[:50]
+    result, asked = None, bool(number and name)
+    if asked:
+        agreement = g.db.scalar(select(Agreement).where(Agreement.agreement_no == number))
+        graduate = g.db.get(Graduate, agreement.graduate_id) if agreement is not None else None
+        if agreement is not None and graduate is not None and graduate.name == name \
+                and agreement.status in CHECK_STATUS:
+            employer = (g.db.get(Employer, agreement.employer_id).name if agreement.employer_id
+                        else (agreement.fields or {}).get("employer_name", ""))
+            result = {"agreement_no": agreement.agreement_no, "graduate": name, "employer": employer,
+                      "school": graduate.school.name, "signed_at": agreement.signed_at,
+                      "status": CHECK_STATUS[agreement.status]}
+
+        def log(db):
+            db.add(AccessLog(account_id=None, path="/agreements/check",
+                             reason=f"agreement check {number} {'found' if result else 'none'}"))
+
+        run_step(log)
+    return render_template("agreements/check.html", number=number, name=name, asked=asked, result=result)
+
+
+# -- REV-5: a reviewer edits an offline or paper agreement with the graduate's own form ------------------
+EDITABLE = ("offline_signing", "paper_registration")  # an online agreement's terms are the employer's offer
+EDIT_LABELS = {**EMPLOYER_LABELS, **TERM_LABELS}
+
+
+class AgreementEditForm(OfflineAgreementForm):
+    def fill_from(self, application: dict) -> None:
+        md = MultiDict()
+        for key, value in ((application or {}).get("fields") or {}).items():
+            if value is not None and not isinstance(value, (dict, list)):
+                md.add(f"{self._prefix}{key}", str(value))
+        self.process(formdata=md)
+
+
+def edit_form(instance: ProcessInstance, prefix: str, body: dict | None = None):
+    if instance.process_id not in EDITABLE:
+        return None
+    return AgreementEditForm.from_json(body) if body is not None else AgreementEditForm(prefix=prefix)
+
+
+def apply_edit(db, instance: ProcessInstance, application: dict, form: AgreementEditForm) -> dict:
+    """The agreement fields as the reviewer corrected them; the uploaded images stay as they are."""
+    return {"fields": form.clean()}
+
+
+def invitation_note(db, item: WorkItem) -> str:
+    """The graduate's to-do line for an open invitation: its deadline, in China time (ONL-2)."""
+    from core.timefmt import china_time
+
+    agreement = db.scalar(select(Agreement).where(Agreement.instance_id == item.instance_id))
+    if agreement is None or agreement.answer_deadline is None:
+        return ""
+    return f"请在应约截止时间 {china_time(agreement.answer_deadline)} 前接受或拒绝"
+
+
+def stamped_note(db, item: WorkItem) -> str:
+    return "请下载就业协议书，由用人单位盖章后回传"

@@ -14,13 +14,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.config import public_base_url
 from core.errors import Conflict
+from core.timefmt import china_date
 from domain import dicts
 from domain.access import POLICY
 from domain.models import Agreement, AgreementDocument, Employer, Graduate
 from engine.services import Actor
 
 from .documents import render_agreement_pdf, template_version
+
+
+def check_url(agreement: Agreement) -> str:
+    """The public 协议核验 page for this agreement (the QR code opens it with the number filled in)."""
+    return f"{public_base_url()}/agreements/check?no={agreement.agreement_no}"
+
 
 DOWNLOADABLE = {"agreement_approved", "signing_review", "signed", "terminated"}
 
@@ -41,7 +49,8 @@ def context(session: Session, agreement: Agreement) -> dict:
                     "phone": f.get("landline", ""), "mobile": f.get("mobile", ""), "email": f.get("email", "")}
     job = {k: str(f.get(k, "") if f.get(k) is not None else "") for k in (
         "position", "work_place", "trial_months", "salary_trial", "salary_regular", "penalty", "report_place",
-        "report_deadline", "archive_type", "archive_unit", "archive_address", "hukou_type", "hukou_address",
+        "report_deadline", "archive_type", "archive_unit", "archive_address", "archive_contact", "archive_phone",
+        "archive_postcode", "hukou_type", "hukou_address",
         "supplement")}
     job["job_category"] = f.get("job_category_name") or f.get("job_category", "")
     return {
@@ -54,8 +63,9 @@ def context(session: Session, agreement: Agreement) -> dict:
         "employer": employer,
         "school": {"name": graduate.school.name, "department": graduate.department.name},
         "job": job,
-        "signed_at": agreement.signed_at.strftime("%Y-%m-%d") if agreement.signed_at else "",
-        "verify_line": f"协议编号 {agreement.agreement_no}，可在本平台“协议核验”中查验" if agreement.agreement_no else "",
+        "signed_at": china_date(agreement.signed_at),  # the date in Beijing, not UTC
+        "verify_line": (f"协议编号 {agreement.agreement_no}，凭协议编号和毕业生姓名在 {check_url(agreement)} 核验"
+                        if agreement.agreement_no else ""),
     }
 
 

@@ -16,7 +16,15 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from domain.access import POLICY
 from domain.accounts import hash_password
 from domain.attachments import check_attachments, store_images
-from domain.models import Account, Agreement, AssistLink, Employer, Graduate, Termination
+from domain.models import (
+    Account,
+    Agreement,
+    AssistLink,
+    EffectiveDestination,
+    Employer,
+    Graduate,
+    Termination,
+)
 from domain.schools import module_closed_reason
 from engine.models import OutboxMessage, ProcessInstance, WorkItem
 from engine.runner import Runner
@@ -121,7 +129,25 @@ def answer_invitation(session: Session, runner: Runner, actor: Actor, instance_i
     if answer not in {"accept", "refuse"}:
         raise ValidationFailed("请选择接受或拒绝")
     item = open_item(session, instance.id, "invitation_answer")
+    reason = view_only_reason(session, instance)
+    if reason:
+        raise Conflict(reason)  # ONL-3: neither accept nor refuse, as on the page
     return runner.complete(session, item.id, actor, {"answer": answer}, decision=answer)
+
+
+def view_only_reason(session: Session, instance: ProcessInstance) -> str | None:
+    """ONL-3: once another agreement is accepted, under review or signed (or another destination is
+    effective), every other invitation is view-only."""
+    agreement = session.scalar(select(Agreement).where(Agreement.instance_id == instance.id))
+    if agreement is None:
+        return None
+    other = session.scalar(select(Agreement).where(Agreement.active_key == agreement.graduate_id,
+                                                   Agreement.id != agreement.id))
+    if other is not None:
+        return "你已接受或签订了一份就业协议，其他单位的签约邀请只能查看，不能操作。"
+    if session.get(EffectiveDestination, agreement.graduate_id) is not None:
+        return "你已有生效的毕业去向，如需签约请先作废该去向。"
+    return None
 
 
 # -- offline signing (OFF), paper registration (PAP), offline termination (OFT) -----------

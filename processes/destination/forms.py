@@ -50,11 +50,10 @@ class DestinationForm(BaseForm):
             if dest_type is None:
                 self.dest_type.errors = list(self.dest_type.errors) + ["未知的毕业去向类型"]
                 return False
+            locked = set(dest_type.get("locked_fields") or [])  # GRAD-6: filled from the school's record
             for name in dest_type.get("fields", []):
                 field = getattr(self, name, None)
-                if field is not None and not (field.data or "").strip() and name != "unit_name" or (
-                    name == "unit_name" and dest_type["code"] != "directed" and not (self.unit_name.data or "").strip()
-                ):
+                if field is not None and name not in locked and not (field.data or "").strip():
                     field.errors = list(field.errors) + [f"请填写{FIELD_LABELS.get(name, name)}"]
                     ok = False
         if len(self.attachment_ids.data or []) > MAX_IMAGES:

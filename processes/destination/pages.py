@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.errors import Conflict, ValidationFailed
 from domain import dicts
 from domain.attachments import store_images
-from domain.models import Attachment, DestinationRecord, Graduate
+from domain.models import Attachment, DestinationRecord, EffectiveDestination, Graduate
 from engine.models import ProcessInstance, WorkItem
 from forms.base import ActionForm
 from webapp.graduate.routes import me
@@ -20,6 +20,7 @@ from . import services
 from .forms import FIELD_LABELS, DestinationForm
 
 bp = Blueprint("destination", __name__, template_folder="templates")
+EDIT_LABELS = {"dest_type": "毕业去向类型", **FIELD_LABELS}  # REV-5: how an edit's before/after is named
 
 
 def attachments_of(db, ids) -> list[Attachment]:
@@ -113,9 +114,13 @@ def void(instance_id: int):
 
 # -- what the generic pages show of this module ---------------------------------------------------
 def home_context(db, graduate: Graduate) -> dict[str, Any]:
+    """The types a graduate may file; none while a filing is open or a destination is effective (DST-4)."""
     types = [t for t in dicts.destination_types()
              if (t["code"] == services.DIRECTED_TYPE) == bool(graduate.directed)]
-    return {"categories": dicts.destination_categories(), "types": types}
+    open_filing = services.open_filing(db, graduate.id)
+    effective = db.get(EffectiveDestination, graduate.id) is not None
+    return {"categories": dicts.destination_categories(), "types": types, "open_filing": open_filing,
+            "effective": effective}
 
 
 def record_context(db, instance: ProcessInstance) -> dict[str, Any]:
@@ -128,7 +133,7 @@ def review_context(db, instance: ProcessInstance, application: dict[str, Any]) -
     return {"field_labels": FIELD_LABELS, "attachments": attachments_of(db, application.get("attachment_ids"))}
 
 
-def edit_form(prefix: str, body: dict[str, Any] | None = None) -> DestinationForm:
+def edit_form(instance: ProcessInstance, prefix: str, body: dict[str, Any] | None = None) -> DestinationForm:
     if body is not None:
         return DestinationForm.from_json(body)
     return DestinationForm(prefix=prefix)

@@ -41,7 +41,9 @@ def build_application(graduate: Graduate, clean: dict[str, Any]) -> dict[str, An
     wanted = set(dest_type.get("fields", [])) | set(dest_type.get("optional_fields", [])) | {"note"}
     fields = {k: v for k, v in (clean.get("fields") or {}).items() if k in wanted and v not in (None, "")}
     if dest_type["code"] == DIRECTED_TYPE:
-        fields["unit_name"] = graduate.directed_unit or ""  # uploaded by the school, not editable
+        # GRAD-6: the unit is the school's record, whatever was posted
+        fields["unit_name"] = graduate.directed_unit or ""
+        fields["unit_address"] = graduate.directed_unit_address or ""
     return {
         "category": dest_type["category"],
         "dest_type": dest_type["code"],
@@ -49,6 +51,14 @@ def build_application(graduate: Graduate, clean: dict[str, Any]) -> dict[str, An
         "fields": fields,
         "attachment_ids": list(clean.get("attachment_ids") or []),
     }
+
+
+def check_proof(application: dict[str, Any]) -> None:
+    """DST-1: a type whose proof is required is not accepted without an image."""
+    dest_type = dicts.destination_type(application["dest_type"]) or {}
+    if dest_type.get("proof_required") and not application.get("attachment_ids"):
+        message = f"“{dest_type['name']}”需要上传证明材料图片"
+        raise ValidationFailed(message, details={"images": [message]})
 
 
 def open_filing(session: Session, graduate_id: int) -> ProcessInstance | None:
@@ -76,6 +86,7 @@ def start_filing(session: Session, runner: Runner, actor: Actor, graduate: Gradu
     if open_filing(session, graduate.id) is not None:
         raise Conflict("你已有一条去向登记正在办理中，请在登记记录中查看")
     application = build_application(graduate, clean)
+    check_proof(application)
     check_attachments(session, graduate.id, application["attachment_ids"])
     instance = runner.start(
         session, PROCESS_ID, actor,
@@ -98,6 +109,7 @@ def resubmit(session: Session, runner: Runner, actor: Actor, graduate: Graduate,
     if item.form_key != FORM_KEY:
         raise Conflict("该事项不是去向信息填写")
     application = build_application(graduate, clean)
+    check_proof(application)
     check_attachments(session, graduate.id, application["attachment_ids"])
     return runner.complete(session, item.id, actor, {"application": application}, audit_action="submit")
 

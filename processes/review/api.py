@@ -26,9 +26,9 @@ def _edits(item: WorkItem, raw: Any) -> dict[str, Any] | None:
     instance = g.db.get(ProcessInstance, item.instance_id)
     module = g.runtime.modules.for_process(instance.process_id)
     part = module.record if module is not None else None
-    if part is None or part.edit_form is None or part.apply_edit is None:
-        raise ValidationFailed("该流程的审核不支持修改登记信息", details={"edits": ["该流程不支持修改"]})
-    form = part.edit_form("edit", raw)
+    form = part.edit_form(instance, "edit", raw) if part is not None and part.edit_form is not None else None
+    if form is None or part is None or part.apply_edit is None:
+        raise ValidationFailed("该流程的审核不能修改登记信息", details={"edits": ["该流程的审核不能修改登记信息"]})
     if not form.validate():
         raise ValidationFailed(form.first_error(), details=form.error_details())
     application = g.runtime.runner.task_data(g.db, item).get("application") or {}
@@ -40,9 +40,12 @@ def complete(item: WorkItem, body: dict[str, Any]) -> ProcessInstance:
     if not form.validate():
         raise ValidationFailed(form.first_error(), details=form.error_details())
     edits = _edits(item, body.get("edits"))
+    instance = g.db.get(ProcessInstance, item.instance_id)
+    module = g.runtime.modules.for_process(instance.process_id)
+    labels = module.record.field_labels if module is not None and module.record is not None else {}
     actor = current_actor()
     return run_step(lambda db: services.review(db, g.runtime.runner, actor, item.id, form.decision.data,
-                                               form.reason.data or "", edits))
+                                               form.reason.data or "", edits, labels))
 
 
 def item_data(data: dict[str, Any]) -> dict[str, Any]:

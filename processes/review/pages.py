@@ -9,6 +9,7 @@ from core.errors import Conflict, ValidationFailed
 from domain.models import Graduate
 from engine.models import ProcessInstance, WorkItem
 from forms.base import ActionForm
+from webapp.records import edit_changes_for
 from webapp.session import current_actor, role_required, run_step
 
 from . import services
@@ -17,11 +18,14 @@ from .forms import ReviewForm
 bp = Blueprint("review_task", __name__, template_folder="templates")
 
 
-def _edit(instance: ProcessInstance, application: dict[str, Any]) -> tuple[Any, Any]:
+def _edit(instance: ProcessInstance) -> tuple[Any, Any]:
     """The module of the process under review decides whether and how its data may be edited (REV-5)."""
     module = g.runtime.modules.for_process(instance.process_id)
     part = module.record if module is not None else None
-    return part, (part.edit_form("edit", None) if part is not None and part.edit_form is not None else None)
+    edit = None
+    if part is not None and part.edit_form is not None and part.apply_edit is not None:
+        edit = part.edit_form(instance, "edit", None)
+    return part, edit
 
 
 def reviewer_page(item: WorkItem, data: dict[str, Any]):
@@ -30,14 +34,15 @@ def reviewer_page(item: WorkItem, data: dict[str, Any]):
     instance = g.db.get(ProcessInstance, item.instance_id)
     application = data.get("application") or {}
     graduate = g.db.get(Graduate, instance.graduate_id)
-    part, edit = _edit(instance, application)
+    part, edit = _edit(instance)
     form = ReviewForm(prefix="review")
     if request.method == "GET" and edit is not None:
         edit.fill_from(application)
     error = None
     if form.validate_on_submit():
         edits = None
-        if edit is not None and request.form.get("edit-enabled") == "y":
+        # REV-5: the edit block always posts (pre-filled); what differs from the submission is the edit
+        if edit is not None and request.form.get("edit-present") == "1":
             if not edit.validate():
                 error = edit.first_error()
             else:
@@ -48,7 +53,7 @@ def reviewer_page(item: WorkItem, data: dict[str, Any]):
         if error is None:
             try:
                 run_step(lambda db: services.review(db, runner, actor, item.id, form.decision.data,
-                                                    form.reason.data or "", edits))
+                                                    form.reason.data or "", edits, part.field_labels if part else {}))
             except (ValidationFailed, Conflict) as exc:
                 error = exc.message
             else:
@@ -62,6 +67,8 @@ def reviewer_page(item: WorkItem, data: dict[str, Any]):
     return render_template("review/item.html", item=item, instance=instance, graduate=graduate,
                            application=application, form=form, edit=edit, error=error,
                            review_template=part.review_template if part is not None else "",
+                           edit_template=part.edit_template if part is not None else "",
+                           edit_changes=edit_changes_for(instance),
                            allow_return=bool(data.get("allow_return")),
                            history=runner.history(g.db, instance.id), **ctx), (422 if error else 200)
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Forbidden, ValidationFailed
 from domain.access import POLICY
+from domain.changes import changes
 from domain.notify import notify_graduate
 from engine.models import AuditEvent, ProcessInstance, WorkItem
 from engine.runner import Runner, props
@@ -45,7 +46,7 @@ def withdraw(session: Session, runner: Runner, actor: Actor, instance_id: int) -
 
 
 def review(session: Session, runner: Runner, actor: Actor, work_item_id: int, decision: str, reason: str,
-           edits: dict[str, Any] | None = None) -> ProcessInstance:
+           edits: dict[str, Any] | None = None, labels: dict[str, str] | None = None) -> ProcessInstance:
     """REV-1..5: approve, return (where allowed) or reject, optionally editing the data first."""
     item = runner.open_work_item(session, work_item_id, actor)
     if item.form_key != REVIEW_FORM_KEY:
@@ -75,17 +76,20 @@ def review(session: Session, runner: Runner, actor: Actor, work_item_id: int, de
 
     instance = runner.complete(session, item.id, actor, build, decision=decision, reason=reason)
     if edit_log:
-        record_reviewer_edit(session, instance, actor, edit_log["before"], edit_log["after"])
+        record_reviewer_edit(session, instance, actor, edit_log["before"], edit_log["after"], labels or {})
     return instance
 
 
 def record_reviewer_edit(session: Session, instance: ProcessInstance, actor: Actor, before: dict[str, Any],
-                         after: dict[str, Any]) -> None:
-    """REV-5: the edit is audited (who, when, before/after) and the graduate is told (NOTE-1)."""
+                         after: dict[str, Any], labels: dict[str, str]) -> None:
+    """REV-5 / NOTE-3: the edit is audited (who, when, before/after) and the graduate is told what changed."""
+    diff = changes(before, after, labels)
     session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="edit",
                            data_before=before, data_after=after, status_label=instance.status_label))
     ctx = StepContext(session=session, instance=instance, actor=actor)
-    notify_graduate(ctx, f"{instance.title}：审核人员修改了你的登记信息", "请在登记记录中查看修改后的信息。")
+    lines = "\n".join(f"{c['label']}：{c['before'] or '（空）'} → {c['after'] or '（空）'}" for c in diff)
+    notify_graduate(ctx, f"{instance.title}：审核人员修改了你的登记信息",
+                    f"{actor.name}修改了以下内容：\n{lines}" if lines else "请在登记记录中查看修改后的信息。")
 
 
 def notify_review_result(ctx: StepContext, task_spec: Any, data: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf.file import MultipleFileField
 from wtforms import SelectField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Optional
 
 from domain import dicts
 from forms.base import BaseForm, IntListField
@@ -14,10 +14,10 @@ def _choices(items):
 
 
 class TerminationForm(BaseForm):
-    """TRM-1 / OFT-1: a reason from the list and an explanation of at most 200 characters."""
+    """TRM-1 / OFT-1: a reason from the list (no default) and an optional explanation of at most 200 characters."""
 
     reason = SelectField("解约原因", validators=[InputRequired("请选择解约原因")])
-    explanation = TextAreaField("解约说明", validators=[InputRequired("请填写解约说明"), Length(max=200)])
+    explanation = TextAreaField("解约说明", validators=[Optional(), Length(max=200)])  # 选填 in the guides
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -25,7 +25,7 @@ class TerminationForm(BaseForm):
 
     def clean(self) -> dict:
         return {"reason": self.reason.data, "reason_name": dicts.name_of(dicts.termination_reasons(), self.reason.data),
-                "explanation": self.explanation.data.strip()}
+                "explanation": (self.explanation.data or "").strip()}
 
 
 class TerminationLetterForm(TerminationForm):

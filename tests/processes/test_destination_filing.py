@@ -10,12 +10,13 @@ from domain.models import DestinationRecord, EffectiveDestination, Graduate, Mes
 from engine.models import AuditEvent, ProcessInstance, WorkItem
 from processes.destination import services as filing
 from processes.review import services as reviews
-from tests.conftest import FREELANCE, open_items
+from tests.conftest import FREELANCE, open_items, with_proof
 
 
 def submit(runtime, step, actor, username, clean=FREELANCE):
     a = actor(username)
-    return step(lambda s: filing.start_filing(s, runtime.runner, a, s.get(Graduate, a.graduate_id), clean))
+    return step(lambda s: filing.start_filing(s, runtime.runner, a, s.get(Graduate, a.graduate_id),
+                                              with_proof(s, a.graduate_id, clean)))
 
 
 def decide(runtime, step, actor, username, instance_id, decision, reason="", edits=None):
@@ -85,7 +86,8 @@ def test_return_sends_it_back_and_review_restarts_at_the_first_level(runtime, wo
     with runtime.Session() as s:
         assert runtime.runner.task_data(s, item)["reason"] == "证明材料不清晰"
     fixed = {"dest_type": "freelance", "fields": {"note": "重新上传"}, "attachment_ids": []}
-    step(lambda s: filing.resubmit(s, runtime.runner, g, s.get(Graduate, g.graduate_id), item.id, fixed))
+    step(lambda s: filing.resubmit(s, runtime.runner, g, s.get(Graduate, g.graduate_id), item.id,
+                                   with_proof(s, g.graduate_id, fixed)))
     assert label(runtime, inst.id) == "等待院系审核"  # starts again at the first level
     with runtime.Session() as s:
         assert s.scalar(select(DestinationRecord.fields).where(DestinationRecord.instance_id == inst.id)) == {"note": "重新上传"}
@@ -158,7 +160,8 @@ def test_withdraw_before_review_then_edit_and_resubmit(runtime, world, make_grad
         cancelled = s.scalar(select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.role == "Department"))
         assert cancelled.state == "cancelled"
     item = open_items(runtime, inst.id, "Graduate")[0]
-    step(lambda s: filing.resubmit(s, runtime.runner, g, s.get(Graduate, g.graduate_id), item.id, FREELANCE))
+    step(lambda s: filing.resubmit(s, runtime.runner, g, s.get(Graduate, g.graduate_id), item.id,
+                                         with_proof(s, g.graduate_id)))
     assert label(runtime, inst.id) == "等待院系审核"
 
 

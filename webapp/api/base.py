@@ -14,7 +14,9 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
 from core.errors import EngineError
+from core.timefmt import iso
 from domain.accounts import account_by_token
+from domain.changes import changes
 from domain.models import Account
 from engine.models import ProcessInstance, WorkItem
 from webapp.json_input import json_body
@@ -75,29 +77,32 @@ def item_json(item: WorkItem) -> dict[str, Any]:
     return {
         "id": item.id, "instance_id": item.instance_id, "title": item.title, "form_key": item.form_key,
         "status_label": item.status_label, "state": item.state, "role": item.role, "subject_name": item.subject_name,
-        "subject_no": item.subject_no, "category": item.category, "created_at": item.created_at.isoformat(),
-        "completed_at": item.completed_at.isoformat() if item.completed_at else None, "optional": item.optional,
+        "subject_no": item.subject_no, "category": item.category, "created_at": iso(item.created_at),
+        "completed_at": iso(item.completed_at), "optional": item.optional,
     }
 
 
 def instance_json(db, inst: ProcessInstance, *, full: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": inst.id, "process_id": inst.process_id, "title": inst.title, "category": inst.category,
-        "status": inst.status, "status_label": inst.status_label, "created_at": inst.created_at.isoformat(),
-        "updated_at": inst.updated_at.isoformat(),
+        "status": inst.status, "status_label": inst.status_label, "created_at": iso(inst.created_at),
+        "updated_at": iso(inst.updated_at),
     }
     if full:
         runner = g.runtime.runner
+        module = g.runtime.modules.for_process(inst.process_id)
+        labels = module.record.field_labels if module is not None and module.record is not None else {}
         out["history"] = [
-            {"at": h.created_at.isoformat(), "actor": h.actor_name, "action": h.action, "task": h.task_title,
-             "decision": h.decision, "reason": h.reason, "status_label": h.status_label}
+            {"at": iso(h.created_at), "actor": h.actor_name, "action": h.action, "task": h.task_title,
+             "decision": h.decision, "reason": h.reason, "status_label": h.status_label,
+             # REV-5: what a reviewer's edit changed, before and after
+             **({"changes": changes(h.data_before or {}, h.data_after or {}, labels)} if h.action == "edit" else {})}
             for h in runner.history(db, inst.id)
         ]
         actor = current_actor()
         out["work_items"] = [item_json(i) for i in db.scalars(
             select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.state == "open"))
             if runner.policy.may_see_item(actor, i)]
-        module = g.runtime.modules.for_process(inst.process_id)
         if module is not None and module.record is not None and module.record.api_json is not None:
             out.update(module.record.api_json(db, inst))
     return out

@@ -67,6 +67,9 @@ def document(modules: ModuleRegistry) -> dict:
                     "message": {"type": "string"}, "details": {"type": "object"}}}}},
                 "Answer": {"type": "object", "required": ["answer"],
                            "properties": {"answer": _str(enum=["accept", "refuse"], description="接受 / 拒绝")}},
+                "Contact": {"type": "object", "required": ["phone"], "properties": {
+                    "phone": _str(pattern="^1[3-9][0-9]{9}$", description="手机号码"),
+                    "email": _str(100, format="email", description="电子邮箱（可空）")}},
                 "Login": {"type": "object", "required": ["username", "password"], "properties": {
                     "username": {"type": "string"}, "password": {"type": "string"}}},
                 "Completion": {"type": "object", "description": "按事项的 form_key：" + "；".join(lines)
@@ -81,6 +84,7 @@ def document(modules: ModuleRegistry) -> dict:
         "paths": {
             "/token": {"post": {**_op("登录并取得访问令牌", body="Login"), "security": []}},
             "/me": {"get": _op("当前账号")},
+            "/me/contact": {"post": _op("毕业生修改本人手机号码和电子邮箱（GRAD-3）", body="Contact")},
             "/csrf-token": {"get": _op("取得会话的 CSRF 令牌（用登录会话调用写接口时放在 X-CSRFToken）")},
             "/processes": {"get": _op("可发起的流程")},
             "/processes/{process_id}/instances": {"post": _op("发起流程：" + "、".join(

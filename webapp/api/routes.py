@@ -11,12 +11,14 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from core.errors import Conflict, Forbidden
+from core.timefmt import iso
 from domain.access import POLICY
 from domain.accounts import LoginRefused, authenticate, current_graduate, issue_api_token
 from domain.attachments import store_images
-from domain.models import Account, Message
+from domain.models import Account, Graduate, Message
 from engine import inbox as inbox_q
 from engine.models import ProcessInstance, WorkItem
+from forms.auth import ContactForm
 from webapp.api.base import api_blueprint, body, fail, instance_json, item_json, step_response
 from webapp.api.openapi import document
 from webapp.json_input import json_body
@@ -68,7 +70,7 @@ def start(process_id: str):
 def _graduate_actor():
     actor = current_actor()
     if not POLICY.is_graduate(actor):
-        raise Forbidden("只有毕业生可以上传证明材料")
+        raise Forbidden("只有毕业生本人可以办理")
     return actor
 
 
@@ -176,7 +178,24 @@ def messages():
     account = g.api_account
     rows = g.db.scalars(select(Message).where(Message.account_id == account.id).order_by(Message.id.desc()).limit(100))
     return jsonify(messages=[{"id": m.id, "title": m.title, "body": m.body, "instance_id": m.instance_id,
-                              "read": m.read_at is not None, "created_at": m.created_at.isoformat()} for m in rows])
+                              "read": m.read_at is not None, "created_at": iso(m.created_at)} for m in rows])
+
+
+@bp.route("/me/contact", methods=["POST"])
+def update_contact():
+    """GRAD-3: a graduate's own mobile number and e-mail."""
+    actor = _graduate_actor()
+    form = ContactForm.from_json(body())
+    if not form.validate():
+        return fail(form.first_error(), 422, form.error_details())
+    clean = form.clean()
+
+    def do(db):
+        row = db.get(Graduate, actor.graduate_id)
+        row.phone, row.email = clean["phone"], clean["email"]
+
+    run_step(do)
+    return jsonify(phone=clean["phone"], email=clean["email"])
 
 
 @bp.route("/me")

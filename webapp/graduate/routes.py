@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -19,7 +19,8 @@ from domain.access import POLICY
 from domain.accounts import current_graduate
 from domain.models import Account, Attachment, Graduate, Message
 from domain.schools import module_closed_reason
-from engine.models import ProcessInstance, WorkItem
+from engine.models import AuditEvent, ProcessInstance, WorkItem
+from forms.auth import ContactForm
 from forms.base import ActionForm
 from webapp.records import record_context
 from webapp.session import current_actor, log_refusal, role_required, run_step
@@ -50,6 +51,52 @@ def confirm():
     return render_template("graduate/confirm.html", graduate=graduate, form=form)
 
 
+@bp.route("/graduate/account", methods=["GET", "POST"])
+@role_required("graduate")
+def account():
+    """GRAD-3: 账号信息 — the graduate changes their own mobile number and e-mail."""
+    graduate = me()
+    form = ContactForm()
+    if request.method == "GET":
+        form.phone.data, form.email.data = graduate.phone, graduate.email
+    error = None
+    if form.validate_on_submit():
+        update_contact(graduate.id, form.clean())
+        flash("账号信息已保存")
+        return redirect(url_for("graduate.account"))
+    if request.method == "POST":
+        error = form.first_error()
+    return render_template("graduate/account.html", graduate=graduate, form=form, error=error), (422 if error else 200)
+
+
+def update_contact(graduate_id: int, clean: dict[str, str | None]) -> None:
+    def do(db):
+        row = db.get(Graduate, graduate_id)
+        row.phone, row.email = clean["phone"], clean["email"]
+
+    run_step(do)
+
+
+def todo(db, actor) -> list[dict[str, Any]]:
+    """What waits for the graduate, oldest first: each open task of theirs, with what its module says about
+    it (an invitation's deadline) or, after a return, the reviewer's reason."""
+    items = list(db.scalars(select(WorkItem).where(POLICY.item_filter(actor), WorkItem.state == "open",
+                                                   WorkItem.optional.is_(False))
+                            .order_by(WorkItem.created_at, WorkItem.id).limit(20)))
+    out = []
+    for item in items:
+        spec = g.runtime.modules.form(item.form_key)
+        note = spec.todo_note(db, item) if spec is not None and spec.todo_note is not None else ""
+        if not note:  # returned, and nothing has happened since: the reviewer's reason
+            last = db.scalar(select(AuditEvent).where(AuditEvent.instance_id == item.instance_id,
+                                                      AuditEvent.decision.is_not(None))
+                             .order_by(AuditEvent.id.desc()).limit(1))
+            if last is not None and last.decision == "return" and last.reason:
+                note = f"退回原因：{last.reason}"
+        out.append({"item": item, "instance": db.get(ProcessInstance, item.instance_id), "note": note})
+    return out
+
+
 @bp.route("/graduate")
 @role_required("graduate")
 def modules():
@@ -57,7 +104,8 @@ def modules():
     if graduate.confirmed_at is None:
         return redirect(url_for("graduate.confirm"))
     closed = module_closed_reason(graduate)
-    return render_template("graduate/modules.html", graduate=graduate, destination_closed=closed)
+    return render_template("graduate/modules.html", graduate=graduate, destination_closed=closed,
+                           todo=todo(g.db, current_actor()))
 
 
 @bp.route("/graduate/destination")
@@ -79,7 +127,8 @@ def destination_home():
         if module.home_template:
             ctx = module.home_context(g.db, graduate) if module.home_context else {}
             blocks.append(Markup(render_template(module.home_template, graduate=graduate, **ctx)))
-    return render_template("graduate/destination_home.html", graduate=graduate, records=records, blocks=blocks)
+    return render_template("graduate/destination_home.html", graduate=graduate, records=records, blocks=blocks,
+                           todo=todo(g.db, current_actor()))
 
 
 def scoped_instance(instance_id: int) -> ProcessInstance:
