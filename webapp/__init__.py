@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -42,7 +43,8 @@ def create_app(runtime: Any, **overrides: Any) -> Flask:
     )
     app.config.update(overrides)
     app.extensions["gradflow"] = runtime
-    app.json.ensure_ascii = False
+    if isinstance(app.json, DefaultJSONProvider):  # Flask's own provider (the only one set here)
+        app.json.ensure_ascii = False
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -12,7 +12,7 @@ from domain import notify
 from domain.effective import claim_effective
 from domain.models import Account, Agreement, Employer, Graduate, Message, RegisteredInfo
 from engine.runner import props
-from engine.services import StepContext
+from engine.services import Handler, StepContext
 
 from . import rules
 
@@ -47,6 +47,8 @@ def invite(ctx: StepContext, data: dict, params: dict):
     ctx.session.add(agreement)
     rules.open_invitation(ctx.session, agreement)  # ONL-5
     employer = ctx.session.get(Employer, ctx.instance.employer_id)
+    if employer is None:
+        raise NotFound("用人单位不存在")
     notify.notify_graduate(ctx, f"新的签约邀请：{employer.name}",
                            f"职位：{agreement.fields.get('position', '')}，请在应约截止时间前回应。")  # NOTE-1
     return {"agreement_id": agreement.id}
@@ -89,6 +91,7 @@ def sign(ctx: StepContext, data: dict, params: dict):
     if agreement.kind == "paper":
         agreement.fields = dict((data.get("application") or {}).get("fields") or agreement.fields)
     graduate = ctx.session.get(Graduate, agreement.graduate_id)
+    assert graduate is not None, "agreement.graduate_id is a foreign key"
     province = graduate.school.province
     agreement.agreement_type = province.agreement_type  # MOD-3, fixed at signing
     claim_effective(ctx.session, agreement.graduate_id, "agreement", agreement.id)  # DST-4
@@ -103,7 +106,7 @@ def sign(ctx: StepContext, data: dict, params: dict):
     return {"agreement_no": agreement.agreement_no}
 
 
-def copy_transfer_info(ctx: StepContext, agreement: Agreement, graduate) -> None:
+def copy_transfer_info(ctx: StepContext, agreement: Agreement, graduate: Graduate) -> None:
     """ONL-7 / ARC-7: archive and hukou details of an approved agreement go to those modules when open."""
     f = agreement.fields or {}
     parts = {
@@ -135,7 +138,8 @@ def _fail(ctx: StepContext, data: dict, status: str, default_reason: str) -> Agr
 
 def reject(ctx: StepContext, data: dict, params: dict):
     agreement = _fail(ctx, data, "rejected", "审核不通过")
-    notify_employer(ctx, agreement.employer_id, f"签约审核不通过：{ctx.instance.subject_name}", agreement.failure_reason)
+    notify_employer(ctx, agreement.employer_id, f"签约审核不通过：{ctx.instance.subject_name}",
+                    agreement.failure_reason or "")
     return None
 
 
@@ -162,7 +166,9 @@ def offline_agreement_approved(ctx: StepContext, data: dict, params: dict):
     agreement = agreement_of(ctx)
     agreement.fields = dict((data.get("application") or {}).get("fields") or agreement.fields)
     agreement.status = "agreement_approved"  # OFF-2: the e-agreement can be downloaded
-    agreement.agreement_type = ctx.session.get(Graduate, agreement.graduate_id).school.province.agreement_type
+    graduate = ctx.session.get(Graduate, agreement.graduate_id)
+    assert graduate is not None, "agreement.graduate_id is a foreign key"
+    agreement.agreement_type = graduate.school.province.agreement_type
     _render_later(ctx, agreement)
     return None
 
@@ -196,7 +202,7 @@ def paper_rejected(ctx: StepContext, data: dict, params: dict):
     return None
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "agreement.invite": invite,
     "agreement.accept": accept,
     "agreement.refuse": refuse,

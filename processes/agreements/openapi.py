@@ -1,6 +1,8 @@
 """OpenAPI paths and schemas of the agreement processes (ONL, TRM, OFF, OFT, PAP, DOC-1)."""
 from __future__ import annotations
 
+from typing import Any
+
 from webapp.api.openapi import ERROR, _id, _op, _str
 
 IDS = {"type": "array", "items": {"type": "integer"}, "maxItems": 3,
@@ -35,8 +37,8 @@ EMPLOYER_REQUIRED = ["employer_name", "credit_code", "nature", "industry", "empl
 
 
 def agreement_schemas() -> dict:
-    offline = {"type": "object", "required": TERMS_REQUIRED + EMPLOYER_REQUIRED,
-               "properties": {**TERMS, **EMPLOYER}}
+    offline: dict[str, Any] = {"type": "object", "required": TERMS_REQUIRED + EMPLOYER_REQUIRED,
+                               "properties": {**TERMS, **EMPLOYER}}
     return {
         "EmployerRegistration": {"type": "object", "required": EMPLOYER_REQUIRED + ["division_code", "username", "password"],
                                  "properties": {**EMPLOYER, "division_code": _str(pattern="^[0-9]{6}$",

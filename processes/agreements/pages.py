@@ -208,7 +208,7 @@ def uploads(field_name: str) -> list[tuple[str, bytes]]:
 
 def prefilled(form_cls, fields: dict | None, **kw):
     """A form filled from stored fields (a draft or an application), parsed like a post."""
-    md = MultiDict()
+    md: MultiDict[str, str] = MultiDict()
     for key, value in (fields or {}).items():
         if value is None or isinstance(value, (dict, list)):
             continue
@@ -501,7 +501,7 @@ EDIT_LABELS = {**EMPLOYER_LABELS, **TERM_LABELS}
 
 class AgreementEditForm(OfflineAgreementForm):
     def fill_from(self, application: dict) -> None:
-        md = MultiDict()
+        md: MultiDict[str, str] = MultiDict()
         for key, value in ((application or {}).get("fields") or {}).items():
             if value is not None and not isinstance(value, (dict, list)):
                 md.add(f"{self._prefix}{key}", str(value))

@@ -9,18 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.config import public_base_url
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from core.timefmt import china_date
 from domain import dicts
 from domain.access import POLICY
 from domain.models import Agreement, AgreementDocument, Employer, Graduate
-from engine.services import Actor
+from engine.models import OutboxMessage
+from engine.services import Actor, Sender
 
 from .documents import render_agreement_pdf, template_version
 
@@ -33,11 +35,14 @@ def check_url(agreement: Agreement) -> str:
 DOWNLOADABLE = {"agreement_approved", "signing_review", "signed", "terminated"}
 
 
-def context(session: Session, agreement: Agreement) -> dict:
+def context(session: Session, agreement: Agreement) -> dict[str, Any]:
     graduate = session.get(Graduate, agreement.graduate_id)
+    assert graduate is not None, "agreement.graduate_id is a foreign key"
     f = agreement.fields or {}
+    employer: dict[str, Any]
     if agreement.employer_id:
         e = session.get(Employer, agreement.employer_id)
+        assert e is not None, "agreement.employer_id is a foreign key"
         employer = {"name": e.name, "credit_code": e.credit_code,
                     "nature": dicts.name_of(dicts.unit_natures(), e.nature) or e.nature,
                     "industry": dicts.name_of(dicts.industries(), e.industry) or e.industry, "address": e.address,
@@ -69,7 +74,7 @@ def context(session: Session, agreement: Agreement) -> dict:
     }
 
 
-def content_key(ctx: dict) -> str:
+def content_key(ctx: dict[str, Any]) -> str:
     raw = json.dumps(ctx, ensure_ascii=False, sort_keys=True) + template_version()
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
@@ -83,6 +88,8 @@ def cached(session: Session, agreement: Agreement) -> AgreementDocument | None:
 def render_and_cache(session: Session, agreement_id: int) -> AgreementDocument:
     """Idempotent: a second call for unchanged content returns the cached document."""
     agreement = session.get(Agreement, agreement_id)
+    if agreement is None:
+        raise NotFound("协议不存在")
     ctx = context(session, agreement)
     key = content_key(ctx)
     found = session.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id,
@@ -97,8 +104,10 @@ def render_and_cache(session: Session, agreement_id: int) -> AgreementDocument:
         with session.begin_nested():
             session.add(doc)
     except IntegrityError:  # another worker cached the same content meanwhile
-        return session.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id,
-                                                               AgreementDocument.content_key == key))
+        other = session.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement.id,
+                                                                AgreementDocument.content_key == key))
+        assert other is not None, "the unique (agreement_id, content_key) that refused ours is the other's row"
+        return other
     return doc
 
 
@@ -112,8 +121,8 @@ def readable(session: Session, actor: Actor, agreement_id: int) -> Agreement:
     return agreement
 
 
-def render_from_outbox(row, session) -> None:
+def render_from_outbox(row: OutboxMessage, session: Session) -> None:
     render_and_cache(session, row.payload["agreement_id"])
 
 
-SENDERS = {"agreement.render_pdf": render_from_outbox}
+SENDERS: dict[str, Sender] = {"agreement.render_pdf": render_from_outbox}

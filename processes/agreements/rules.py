@@ -6,7 +6,9 @@ guard: the loser's insert/update fails and its whole step rolls back as a Confli
 """
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import cast
+
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,8 +23,8 @@ def next_agreement_no(session: Session, province_code: str, year: int | None = N
     """AGR-1: 4-digit year, 2-digit province code, 13-digit sequence; unique under concurrency."""
     year = year or utcnow().year
     prov = (province_code or "00")[:2]
-    table = AgreementSequence.__table__
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    table = cast(Table, AgreementSequence.__table__)  # a declarative class's __table__ is a Table
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(table).values(year=year, province_code=prov, last_value=0).on_conflict_do_nothing())
     # The UPDATE takes the row lock: concurrent approvals queue here and each gets the next value.
     value = session.execute(

@@ -112,6 +112,8 @@ def invite(session: Session, runner: Runner, actor: Actor, graduate_id: int, ter
     _signable(graduate)
     deadline = (now or datetime.now(UTC)) + timedelta(days=answer_days)
     employer = session.get(Employer, actor.employer_id)
+    if employer is None:
+        raise NotFound("用人单位不存在")
     return runner.start(
         session, "online_signing", actor, scope=scope_of(graduate, actor.employer_id),
         data={"invitation": terms, "answer_deadline": deadline.isoformat(), "review_levels": graduate.school.review_levels,
@@ -189,7 +191,10 @@ def upload_stamped(session: Session, runner: Runner, actor: Actor, instance_id: 
                    attachment_ids: list[int]) -> ProcessInstance:
     """OFF-3 本人回传协议书."""
     instance = POLICY.instance(session, actor, instance_id)
-    check_images(session, session.get(Graduate, instance.graduate_id), list(attachment_ids), "盖章的就业协议书")
+    graduate = session.get(Graduate, instance.graduate_id)
+    if graduate is None:
+        raise NotFound("未找到该毕业生")
+    check_images(session, graduate, list(attachment_ids), "盖章的就业协议书")
     item = open_item(session, instance.id, "stamped_upload")
 
     def data(task):
@@ -208,6 +213,8 @@ def create_assist_link(session: Session, actor: Actor, instance_id: int, *, days
         raise Forbidden("只有毕业生本人可以发送协助回传链接")
     item = open_item(session, instance.id, "stamped_upload")
     agreement = session.scalar(select(Agreement).where(Agreement.instance_id == instance.id))
+    if agreement is None:
+        raise NotFound("协议不存在")
     token = secrets.token_urlsafe(24)
     for older in session.scalars(select(AssistLink).where(AssistLink.agreement_id == agreement.id,
                                                           AssistLink.used_at.is_(None))):
@@ -234,6 +241,7 @@ def assist_link(session: Session, token: str) -> AssistLink:
 def upload_by_assist_link(session: Session, runner: Runner, token: str, files: list[tuple[str, bytes]]) -> ProcessInstance:
     link = assist_link(session, token)
     agreement = session.get(Agreement, link.agreement_id)
+    assert agreement is not None, "assist_link.agreement_id is a foreign key"
     item = session.get(WorkItem, link.work_item_id)
     if item is None or item.state != "open":
         raise Forbidden("链接无效、已过期或已使用")
@@ -242,6 +250,7 @@ def upload_by_assist_link(session: Session, runner: Runner, token: str, files: l
     stored = store_images(session, agreement.graduate_id, None, files)
     link.used_at = utcnow()
     graduate = session.get(Graduate, agreement.graduate_id)
+    assert graduate is not None, "agreement.graduate_id is a foreign key"
     actor = Actor(id=None, name=f"用人单位（{agreement.fields.get('employer_name', '')}）", role="Graduate",
                   school_id=graduate.school_id, department_id=graduate.department_id, graduate_id=graduate.id)
     ids = [a.id for a in stored]

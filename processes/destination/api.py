@@ -72,7 +72,7 @@ def fields() -> list[dict[str, Any]]:
     return out
 
 
-DESTINATION_SCHEMA = {
+DESTINATION_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["dest_type"],
     "properties": {
         "dest_type": {"type": "string", "description": "去向类型代码（见 /processes 与表单字段）"},

@@ -12,7 +12,7 @@ from domain.effective import claim_effective, release_effective
 from domain.models import DestinationRecord
 from engine.models import ProcessInstance
 from engine.runner import props
-from engine.services import StepContext
+from engine.services import Handler, StepContext
 
 from .services import PROCESS_ID
 
@@ -53,7 +53,7 @@ def submit(ctx: StepContext, data: Data, params: Data) -> Data:
 def activate(ctx: StepContext, data: Data, params: Data) -> Data:
     record = _record(ctx)
     apply_application(record, ctx.instance, data.get("application") or {})
-    claim_effective(ctx.session, ctx.instance.graduate_id, "destination", record.id)  # DST-4
+    claim_effective(ctx.session, record.graduate_id, "destination", record.id)  # DST-4; the instance's graduate
     record.status = "effective"
     record.approved_at = utcnow()
     return {"record_id": record.id}
@@ -67,7 +67,7 @@ def reject(ctx: StepContext, data: Data, params: Data) -> None:
 
 def void(ctx: StepContext, data: Data, params: Data) -> None:
     record = _record(ctx)
-    release_effective(ctx.session, ctx.instance.graduate_id, "destination", record.id)
+    release_effective(ctx.session, record.graduate_id, "destination", record.id)
     record.status = "voided"
     record.voided_at = utcnow()
     notify.notify_graduate(ctx, f"{ctx.instance.title}：已作废", "你已作废该毕业去向登记，可重新登记去向或签约。",
@@ -83,5 +83,5 @@ def mirror_reviewer_edit(ctx: StepContext, task_spec: Any, data: Data) -> None:
         apply_application(record, ctx.instance, data["application"])
 
 
-HANDLERS = {"destination.submit": submit, "destination.activate": activate, "destination.reject": reject,
-            "destination.void": void}
+HANDLERS: dict[str, Handler] = {"destination.submit": submit, "destination.activate": activate,
+                                "destination.reject": reject, "destination.void": void}

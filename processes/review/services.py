@@ -61,8 +61,8 @@ def review(session: Session, runner: Runner, actor: Actor, work_item_id: int, de
         if decision == "return" and not task.data.get("allow_return"):
             raise ValidationFailed("该流程不允许退回修改，只能通过或不通过", details={"decision": ["不允许退回"]})
         p = props(task.task_spec)
-        data = {"decision": decision, "reason": (reason or "").strip(), "decided_level": p.get("level"),
-                "decided_level_label": p.get("levelLabel", "")}
+        data: dict[str, Any] = {"decision": decision, "reason": (reason or "").strip(),
+                                "decided_level": p.get("level"), "decided_level_label": p.get("levelLabel", "")}
         current = copy.deepcopy(task.data.get("application") or {})
         data["reviewed_application"] = current  # the review's declared output
         if edits:

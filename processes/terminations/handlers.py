@@ -11,7 +11,7 @@ from domain import notify
 from domain.effective import release_effective
 from domain.models import Agreement, Employer, Termination
 from engine.models import ProcessInstance
-from engine.services import StepContext
+from engine.services import Handler, StepContext
 from processes.agreements import rules
 from processes.agreements.handlers import notify_employer
 
@@ -39,6 +39,8 @@ def termination_open(ctx: StepContext, data: dict, params: dict):
     title = f"解约申请：{ctx.instance.subject_name}"
     if termination.initiator == "employer":
         employer = ctx.session.get(Employer, agreement.employer_id)
+        if employer is None:
+            raise NotFound("用人单位不存在")
         notify.notify_graduate(ctx, f"用人单位发起解约申请：{employer.name}", info.get("explanation", ""))  # NOTE-1
     else:
         notify_employer(ctx, agreement.employer_id, title, info.get("explanation", ""))
@@ -75,6 +77,7 @@ def termination_approve(ctx: StepContext, data: dict, params: dict):
     """TRM-3 / OFT-2: terminated; the graduate may sign again or file another destination."""
     termination = termination_of(ctx)
     agreement = ctx.session.get(Agreement, termination.agreement_id)
+    assert agreement is not None, "termination.agreement_id is a foreign key"
     agreement.status = "terminated"
     agreement.terminated_at = utcnow()
     rules.release_agreement(agreement)
@@ -95,7 +98,7 @@ def termination_reject(ctx: StepContext, data: dict, params: dict):
     return None
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "termination.open": termination_open,
     "termination.submit_offline": termination_submit_offline,
     "termination.refuse": termination_refuse,

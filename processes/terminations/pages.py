@@ -106,7 +106,8 @@ def letter_form(graduate: Graduate, item: WorkItem, data: dict):
                            reason=data.get("reason")), status
 
 
-def _save_letter(graduate: Graduate, form: TerminationLetterForm, agreement_id: int, work_item_id: int | None):
+def _save_letter(graduate: Graduate, form: TerminationLetterForm, agreement_id: int | None,
+                 work_item_id: int | None):
     actor = current_actor()
     files = uploads(form.images.name)
     kept = list(form.attachment_ids.data or [])
@@ -115,6 +116,8 @@ def _save_letter(graduate: Graduate, form: TerminationLetterForm, agreement_id: 
     def do(db):
         grad = db.get(Graduate, graduate.id)
         ids = kept_and_uploaded(db, grad, actor, kept, files)
+        if agreement_id is None:  # an application without its agreement: as the service answers an unknown one
+            raise Forbidden("协议不存在或无权访问")
         return services.submit_offline_termination(db, g.runtime.runner, actor, grad, agreement_id, clean, ids,
                                                   work_item_id=work_item_id)
 

@@ -28,6 +28,7 @@ def start_online_termination(session: Session, runner: Runner, actor: Actor, agr
     else:
         raise Forbidden("协议不存在或无权访问")
     graduate = session.get(Graduate, agreement.graduate_id)
+    assert graduate is not None, "agreement.graduate_id is a foreign key"
     return runner.start(
         session, "online_termination", actor, scope=scope_of(graduate, agreement.employer_id),
         data={"termination": {"agreement_id": agreement.id, "initiator": initiator, **clean},
