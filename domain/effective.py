@@ -1,5 +1,7 @@
 """DST-4: a graduate has one effective destination (an agreement or a filed destination).
 
+Every change of it is a change of the destination info a graduate confirmed (CNF-5).
+
 A unique key in the database, so two concurrent steps cannot both claim it: the loser's
 insert fails and its whole step rolls back as a Conflict.
 """
@@ -11,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict
+from domain.graduate_info import info_changed
 from domain.models import EffectiveDestination
 
 
@@ -32,9 +35,11 @@ def claim_effective(session: Session, graduate_id: int, kind: str, record_id: in
         session.add(EffectiveDestination(graduate_id=graduate_id, kind=kind, record_id=record_id))
 
     unique_write(session, add, "该毕业生已有生效的毕业去向，不能同时生效两个去向")
+    info_changed(session, graduate_id, "destination")  # CNF-5: a confirmed graduate confirms again
 
 
 def release_effective(session: Session, graduate_id: int, kind: str, record_id: int) -> None:
     row = session.get(EffectiveDestination, graduate_id)
     if row is not None and row.kind == kind and row.record_id == record_id:
         session.delete(row)
+        info_changed(session, graduate_id, "destination")  # CNF-5

@@ -315,3 +315,20 @@ class RegisteredInfo(Timestamped, Base):
     source: Mapped[str] = mapped_column(String(20))  # agreement | registration | school
     source_id: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Confirmation(Timestamped, Base):
+    """A graduate's 去向登记确认 (CNF): confirmed, an error reported, or to be confirmed again after a change.
+
+    Verification reports (VER-6) are valid only while this row says confirmed, so a change to the
+    destination, archive or hukou info suspends them at once, in the same transaction as the change.
+    """
+
+    __tablename__ = "confirmation"
+
+    graduate_id: Mapped[int] = mapped_column(ForeignKey("graduate.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # confirmed | error_reported | reconfirm
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error_parts: Mapped[dict] = mapped_column(JSON, default=dict)  # part -> explanation (CNF-3)
+    error_mobile: Mapped[str | None] = mapped_column(String(20))
+    changed_parts: Mapped[list] = mapped_column(JSON, default=list)  # what changed since the last confirmation

@@ -10,7 +10,8 @@ from core.db import utcnow
 from core.errors import Conflict, NotFound
 from domain import notify
 from domain.effective import claim_effective
-from domain.models import Account, Agreement, Employer, Graduate, Message, RegisteredInfo
+from domain.graduate_info import register_info
+from domain.models import Account, Agreement, Employer, Graduate, Message
 from engine.runner import props
 from engine.services import Handler, StepContext
 
@@ -120,11 +121,7 @@ def copy_transfer_info(ctx: StepContext, agreement: Agreement, graduate: Graduat
             continue
         if kind == "hukou" and not graduate.hukou_in_school:
             continue  # MOD-5
-        for old in ctx.session.scalars(select(RegisteredInfo).where(
-                RegisteredInfo.graduate_id == graduate.id, RegisteredInfo.kind == kind, RegisteredInfo.active)):
-            old.active = False
-        ctx.session.add(RegisteredInfo(graduate_id=graduate.id, kind=kind, fields=fields, source="agreement",
-                                       source_id=agreement.id))
+        register_info(ctx.session, graduate.id, kind, fields, "agreement", agreement.id)
 
 
 def _fail(ctx: StepContext, data: dict, status: str, default_reason: str) -> Agreement:
