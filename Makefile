@@ -20,11 +20,13 @@ $(MO): webapp/translations/en/LC_MESSAGES/messages.po $(STAMP)
 setup: $(STAMP) $(MO)
 
 # Debian packages the tests and PDFs need: Chromium (browser tests), poppler-utils
-# (pdftotext), a CJK font. Installed only when missing and only where we are root.
+# (pdftotext, pdftoppm), libzbar0 (the tests decode the QR code of verification reports),
+# a CJK font. Installed only when missing and only where we are root.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	{ ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q "libzbar\.so" || missing="$$missing libzbar0"; \
 	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
 	[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \

@@ -115,6 +115,21 @@ def _int_arg(method: str, raw: str, what: str) -> int:
         raise ConfigError(f"GRADFLOW_PASSWORD_HASH: {what} must be an integer, got {method!r}") from None
 
 
+def _ratelimit_storage_url(mode: str, broker: str) -> str:
+    """GRADFLOW_RATELIMIT_STORAGE_URL, else memory:// (embedded) or the broker when it is Redis (production)."""
+    raw = os.environ.get("GRADFLOW_RATELIMIT_STORAGE_URL", "").strip()
+    if raw:
+        return raw
+    if mode != "production":
+        return "memory://"
+    if broker.startswith(("redis://", "rediss://")):
+        return broker
+    raise ConfigError(
+        "production mode needs GRADFLOW_RATELIMIT_STORAGE_URL (e.g. redis://127.0.0.1:6379/1) when "
+        "CELERY_BROKER_URL is not Redis: rate limits must be shared by every web process"
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: str = "embedded"  # embedded | production
@@ -133,6 +148,9 @@ class Settings:
     script_time_limit_seconds: int = 2
     default_locale: str = "zh"
     base_url: str = "http://127.0.0.1:5000"  # for links sent outside the app (SMS, e-mail)
+    # GRADFLOW_RATELIMIT_STORAGE_URL: where Flask-Limiter counts hits. memory:// is per process (embedded, tests);
+    # production shares the counters of every web process in Redis (default: the Celery broker's Redis).
+    ratelimit_storage_url: str = "memory://"
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -180,4 +198,5 @@ def load_settings() -> Settings:
         max_upload_bytes=_int("GRADFLOW_MAX_UPLOAD_BYTES", 12 * 1024 * 1024),
         default_locale=os.environ.get("GRADFLOW_LOCALE", "zh"),
         base_url=public_base_url(),
+        ratelimit_storage_url=_ratelimit_storage_url(mode, broker),
     )

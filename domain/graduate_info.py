@@ -52,7 +52,8 @@ def info_changed(session: Session, graduate_id: int, part: str) -> None:
     """CNF-5 / VER-6: after a change a confirmed graduate confirms again; until then reports are suspended."""
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}")
-    row = session.get(Confirmation, graduate_id)
+    # locked: a confirmation committing at the same moment waits, then sees the change (and vice versa)
+    row = session.get(Confirmation, graduate_id, with_for_update=True)
     if row is None:
         return
     if row.status == "confirmed":

@@ -332,3 +332,27 @@ class Confirmation(Timestamped, Base):
     error_parts: Mapped[dict] = mapped_column(JSON, default=dict)  # part -> explanation (CNF-3)
     error_mobile: Mapped[str | None] = mapped_column(String(20))
     changed_parts: Mapped[list] = mapped_column(JSON, default=list)  # what changed since the last confirmation
+
+
+class TransferApplication(Timestamped, Base):
+    """A graduate's archive (档案) or hukou (户口) registration or change application (ARC-5/6, HUK-1).
+
+    The process instance carries its steps; this row mirrors what was submitted (or edited by a
+    reviewer, REV-5) so record pages and lists never deserialize a workflow. ``open_key`` is set
+    while the application is open: unique, so a graduate has one open application per kind.
+    """
+
+    __tablename__ = "transfer_application"
+    __table_args__ = (Index("ix_transfer_application_graduate_kind", "graduate_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    graduate_id: Mapped[int] = mapped_column(ForeignKey("graduate.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # archive | hukou
+    action: Mapped[str] = mapped_column(String(20))  # registration | change
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    attachment_ids: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending (also while withdrawn)|approved|rejected
+    reason: Mapped[str | None] = mapped_column(String(200))  # why it was rejected
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    open_key: Mapped[str | None] = mapped_column(String(30), unique=True)  # "kind:graduate_id" while open

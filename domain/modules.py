@@ -69,6 +69,17 @@ class RecordPart:
 
 
 @dataclass
+class ModuleEntry:
+    """A card on the graduate's module chooser (MOD-1): the page the module starts on, and why it may be closed."""
+
+    title: str  # as the guides name the module, e.g. 档案信息登记
+    endpoint: str  # the page's endpoint, for url_for
+    description: str = ""  # one line under the title
+    closed_reason: Callable[[Any, Any], str | None] | None = None  # fn(db, graduate) -> why not now, or None
+    element_id: str = ""  # the card's id in the page; module-<name> when empty
+
+
+@dataclass
 class ProcessModule:
     name: str
     title: str
@@ -90,6 +101,7 @@ class ProcessModule:
     record_extras_template: str = ""
     home_template: str = ""  # a block on the graduate's 去向填报 page (how to start its processes)
     home_context: Callable[[Any, Any], dict[str, Any]] | None = None  # fn(db, graduate)
+    entry: ModuleEntry | None = None  # its card on the graduate's module chooser, when it has a page of its own
 
 
 _LABEL = re.compile(r'name="statusLabel" value="([^"]+)"')

@@ -4,13 +4,16 @@ from __future__ import annotations
 from domain.models import Graduate, School
 
 DESTINATION_MODULE = "destination"  # the platform module 毕业去向登记与网签
+# MOD-1: the modules a province enables and a school opens, by the names kept in
+# Province.enabled_modules / School.open_modules, with the names the guides give them.
+MODULE_NAMES = {"destination": "毕业去向登记与网签", "archive": "档案信息登记", "hukou": "户口信息登记"}
 
 
 def module_closed_reason(graduate: Graduate, module: str = DESTINATION_MODULE) -> str | None:
     """MOD-2/MOD-4: the province enables the module and the school completes its settings."""
     school: School = graduate.school
     if module not in (school.province.enabled_modules or []):
-        return "省级主管部门尚未开通“毕业去向登记与网签”模块，暂不能使用。"
+        return f"省级主管部门尚未开通“{MODULE_NAMES.get(module, module)}”模块，暂不能使用。"
     if module not in (school.open_modules or []):
         return "学校尚未完成该模块的设置，暂不能使用，请留意学校通知。"
     return None

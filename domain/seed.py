@@ -80,8 +80,9 @@ def seed_demo(session: Session) -> bool:
     """Idempotent: does nothing when the demo school exists."""
     if session.scalar(select(School).where(School.code == "10384")) is not None:
         return False
-    province = make_province(session)
-    school = make_school(session, province)
+    province = make_province(session)  # enables destination, archive and hukou (MOD-2)
+    # MOD-4: the demo school has completed the settings of all three modules
+    school = make_school(session, province, open_modules=["destination", "archive", "hukou"])
     cs = make_department(session, school, "信息学院")
     econ = make_department(session, school, "经济学院")
     make_account(session, "admin", "admin", "系统管理员")
@@ -89,11 +90,16 @@ def seed_demo(session: Session) -> bool:
     make_account(session, "school", "school", "厦门大学就业指导中心", school_id=school.id)
     make_account(session, "dept_info", "department", "信息学院审核员", school_id=school.id, department_id=cs.id)
     make_account(session, "dept_econ", "department", "经济学院审核员", school_id=school.id, department_id=econ.id)
-    make_graduate(session, school, cs, name="张三", username="zhangsan", confirmed=False)
-    make_graduate(session, school, cs, name="李四", username="lisi")
-    make_graduate(session, school, econ, name="王五", username="wangwu")
+    # 生源所在地 pre-fills 转回生源地 (ARC-3); the hukou module is only for hukou moved to the school (MOD-5)
+    make_graduate(session, school, cs, name="张三", username="zhangsan", confirmed=False,
+                  origin_code="350203", origin_name="福建省厦门市思明区", hukou_in_school=True)
+    make_graduate(session, school, cs, name="李四", username="lisi",
+                  origin_code="350102", origin_name="福建省福州市鼓楼区", hukou_in_school=True)
+    make_graduate(session, school, econ, name="王五", username="wangwu",
+                  origin_code="110108", origin_name="北京市海淀区", hukou_in_school=False)
     make_graduate(session, school, econ, name="赵六", username="zhaoliu", training_mode="定向",
-                  directed_unit="福建省漳州市教育局", directed_unit_address="福建省漳州市芗城区胜利西路1号")
+                  directed_unit="福建省漳州市教育局", directed_unit_address="福建省漳州市芗城区胜利西路1号",
+                  origin_code="350602", origin_name="福建省漳州市芗城区", hukou_in_school=False)
     make_employer(session, "厦门星海科技有限公司", username="employer")
     # GRAD-2: an account whose basic information the school never uploaded.
     make_account(session, "nobasic", "graduate", "钱七", id_number=id_number(seq=999))

@@ -5,6 +5,16 @@ from domain.modules import ProcessModule
 
 
 def modules() -> list[ProcessModule]:
-    from processes import agreements, destination, review, terminations
+    from processes import (
+        agreements,
+        archive,
+        confirmation,
+        destination,
+        hukou,
+        review,
+        terminations,
+        verification,
+    )
 
-    return [review.module(), destination.module(), agreements.module(), terminations.module()]
+    return [review.module(), destination.module(), agreements.module(), terminations.module(), confirmation.module(),
+            archive.module(), hukou.module(), verification.module()]

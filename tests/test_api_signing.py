@@ -458,8 +458,8 @@ def test_paper_registration_through_the_api(app, runtime, world, make_graduate):
     g, dept, school = token(c, "g1"), token(c, "dept_info"), token(c, "school")
     start = "/api/v1/processes/paper_registration/instances"
     processes = {p["id"]: p["form_key"] for p in c.get("/api/v1/processes", headers=g).json["processes"]}
-    assert processes == {"destination_filing": "destination", "offline_signing": "offline_agreement",
-                         "paper_registration": "paper_agreement"}
+    assert {"destination_filing": "destination", "offline_signing": "offline_agreement",
+            "paper_registration": "paper_agreement"}.items() <= processes.items()  # and other modules' processes
     before = counts(runtime)
     resp = c.post(start, headers=g, json=OFFLINE_BODY)
     assert resp.status_code == 422 and "attachment_ids" in resp.json["error"]["details"]  # the stamped images

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from core.errors import EngineError
 from domain.models import Account
 from webapp import converters
-from webapp.extensions import babel, csrf, login_manager
+from webapp.extensions import babel, csrf, init_limiter, login_manager, retry_after_seconds
 from webapp.json_input import GradflowRequest
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def create_app(runtime: Any, **overrides: Any) -> Flask:
         g.runtime = runtime
 
     csrf.init_app(app)  # after _open_session: its refusal page needs the session
+    init_limiter(app, runtime.settings.ratelimit_storage_url)  # this app's own counters (VER-8, issue 8)
 
     @app.teardown_request
     def _close_session(_exc):
@@ -134,12 +135,26 @@ def _register_error_handlers(app: Flask) -> None:
             return jsonify(error={"message": "不支持的请求方法"}), 405
         return render_template("error.html", message="不支持的请求方法"), 405
 
+    app.register_error_handler(429, _too_many_requests)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _internal_error)
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
+
+
+def _too_many_requests(_exc: HTTPException):
+    """A rate limit (Flask-Limiter) refused the request: say so in Chinese, and when to try again."""
+    seconds = retry_after_seconds()
+    msg = f"请求过于频繁，请 {seconds} 秒后再试"
+    if _wants_json():
+        resp = jsonify(error={"message": msg, "details": {"retry_after": seconds}})
+    else:
+        resp = make_response(render_template("error.html", message=msg))
+    resp.status_code = 429
+    resp.headers["Retry-After"] = str(seconds)
+    return resp
 
 
 def _http_error(exc: HTTPException):

@@ -23,6 +23,7 @@ from domain.models import Agreement, AssistLink, Employer, Graduate, Termination
 from engine.models import ProcessInstance, WorkItem
 from forms.describe import describe
 from webapp.api.base import api_blueprint, body, fail, instance_json
+from webapp.extensions import limit_employer_registration, limit_graduate_lookup
 from webapp.session import current_actor, log_refusal, run_step
 
 from . import pdf as agreement_pdf
@@ -182,6 +183,7 @@ def instance_extras(db, instance: ProcessInstance) -> dict:
 
 # -- employers (public registration) and finding a graduate (ONL-1) -----------------------
 @bp.route("/employers", methods=["POST"])
+@limit_employer_registration  # per client, shared with the page (issue 8)
 def register_employer():
     form = valid(EmployerRegistrationForm.from_json(body()))
     clean = {**form.employer_fields(), "division_code": form.division_code.data}
@@ -202,6 +204,7 @@ def register_employer():
 
 
 @bp.route("/graduates/lookup", methods=["POST"])
+@limit_graduate_lookup  # per client, account and person sought, shared with the page (issue 8)
 def lookup_graduate():
     _employer_actor()
     form = valid(FindGraduateForm.from_json(body()))
@@ -214,6 +217,7 @@ def lookup_graduate():
 
 # -- online signing (ONL) ----------------------------------------------------------------
 @bp.route("/invitations", methods=["POST"])
+@limit_graduate_lookup  # it finds the graduate by name + number too: the same limits (issue 8)
 def create_invitation():
     actor = _employer_actor()
     data = body()

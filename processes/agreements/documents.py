@@ -9,7 +9,8 @@ once the agreement is signed, with the verification line (and a QR code of its U
 Chinese text needs a CJK font that reportlab can embed, i.e. one with TrueType
 outlines: the Noto CJK collections Debian ships are CFF-based and cannot be used.
 ``find_cjk_font`` looks for the Debian package ``fonts-wqy-microhei`` first (see
-``domain/fonts/README.md``); ``GRADFLOW_CJK_FONT`` overrides the search.
+``domain/fonts/README.md``); ``GRADFLOW_CJK_FONT`` overrides the search. The font handling and
+the render itself are ``domain/pdf.py``'s, shared with the verification report (DOC-2).
 
 Everything the caller passes is text: it is escaped by the template, and the
 render runs under an xhtml2pdf resource policy that fetches nothing, so a value
@@ -18,35 +19,23 @@ such as ``<img src="/etc/passwd">`` prints literally and reads no file.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import logging
-import os
 import re
-import struct
-import threading
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
 
-FONT_NAME = "GradflowCJK"
-FONT_ENV = "GRADFLOW_CJK_FONT"
-FONT_PACKAGE = "fonts-wqy-microhei"
+from domain import pdf as shared_pdf
+from domain.pdf import FONT_ENV, FONT_NAME, FONT_PACKAGE, FontMissing, RenderError
+
+__all__ = ["FONT_ENV", "FONT_NAME", "FONT_PACKAGE", "FontMissing", "RenderError", "KNOWN_FONTS", "find_cjk_font",
+           "render_agreement_html", "render_agreement_pdf", "template_version"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates_pdf"
 TEMPLATE_NAME = "agreement.html"
 
-#: Known TrueType-outline CJK fonts from Debian packages, best first:
-#: (path, subfont index of a .ttc, Debian package).
-KNOWN_FONTS: tuple[tuple[str, int, str], ...] = (
-    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0, "fonts-wqy-microhei"),
-    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0, "fonts-wqy-zenhei"),
-    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0, "fonts-arphic-uming"),
-    ("/usr/share/fonts/truetype/arphic/ukai.ttc", 0, "fonts-arphic-ukai"),
-    ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", 0, "fonts-droid-fallback"),
-)
+#: The fonts searched, best first (domain/pdf.py holds the list and the font handling every PDF shares).
+KNOWN_FONTS: tuple[tuple[str, int, str], ...] = shared_pdf.KNOWN_FONTS
 
 AGREEMENT_TYPES = ("two_party", "three_party")
 AGREEMENT_NO_PENDING = "（签约审核通过后生成）"
@@ -70,118 +59,17 @@ _AGREEMENT_NO = re.compile(r"\d{19}")
 _URL = re.compile(r"https?://\S+")
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 
-log = logging.getLogger(__name__)
 
-
-class FontMissing(RuntimeError):
-    """No CJK font with TrueType outlines is installed: the PDF would show no Chinese."""
-
-
-class RenderError(RuntimeError):
-    """xhtml2pdf reported errors while building the agreement PDF."""
-
-
-# --- font ---------------------------------------------------------------------
-
-def _font_missing_message(detail: str) -> str:
-    return (
-        f"未找到可嵌入 PDF 的中文 TrueType 字体（{detail}）。"
-        f"请以 root 执行 apt-get install -y {FONT_PACKAGE} 安装 Debian 软件包 {FONT_PACKAGE}，"
-        f"或设置环境变量 {FONT_ENV} 指向 TrueType 轮廓的中文字体文件（.ttf/.ttc）。"
-        f" / No embeddable CJK TrueType font ({detail}). Install the Debian package "
-        f"{FONT_PACKAGE} (apt-get install -y {FONT_PACKAGE}) or set {FONT_ENV} to a "
-        f"TrueType-outline CJK font file (.ttf/.ttc). Noto CJK (fonts-noto-cjk) is CFF-based "
-        f"and cannot be embedded by reportlab."
-    )
-
-
-def _outline_kind(path: Path, index: int = 0) -> str:
-    """'truetype', 'cff' or 'unknown', read from the sfnt header of subfont `index`."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(12)
-            if head[:4] == b"ttcf":
-                f.seek(12 + 4 * index)
-                (offset,) = struct.unpack(">I", f.read(4))
-                f.seek(offset)
-                head = f.read(4)
-    except (OSError, struct.error):
-        return "unknown"
-    tag = head[:4]
-    if tag in (b"\x00\x01\x00\x00", b"true"):
-        return "truetype"
-    if tag == b"OTTO":
-        return "cff"
-    return "unknown"
-
-
-def _font_choice() -> tuple[Path, int]:
-    override = os.environ.get(FONT_ENV, "").strip()
-    if override:
-        path = Path(override)
-        if not path.is_file():
-            raise FontMissing(_font_missing_message(f"{FONT_ENV}={override} 不存在 / does not exist"))
-        if _outline_kind(path) != "truetype":
-            raise FontMissing(_font_missing_message(
-                f"{FONT_ENV}={override} 不是 TrueType 轮廓字体 / is not a TrueType-outline font"))
-        return path, 0
-    for candidate, index, _package in KNOWN_FONTS:
-        path = Path(candidate)
-        if path.is_file() and _outline_kind(path, index) == "truetype":
-            return path, index
-    searched = ", ".join(p for p, _, _ in KNOWN_FONTS)
-    raise FontMissing(_font_missing_message(f"已查找 / searched: {searched}"))
-
+# --- font (domain/pdf.py; the search list is read from this module at each call) -----------
 
 def find_cjk_font() -> Path:
     """A TrueType-outline CJK font that reportlab can embed; FontMissing when none is installed."""
-    return _font_choice()[0]
-
-
-_font_lock = threading.Lock()
-_registered: tuple[str, int] | None = None
-
-
-def _register_font() -> Path:
-    """Register the CJK font with reportlab as FONT_NAME and make xhtml2pdf know the family."""
-    global _registered
-    path, index = _font_choice()
-    key = (str(path), index)
-    with _font_lock:
-        if _registered != key:
-            from reportlab.lib.fonts import addMapping
-            from reportlab.pdfbase import pdfmetrics
-            from reportlab.pdfbase.ttfonts import TTFError, TTFont
-            from xhtml2pdf import default as pisa_default
-
-            try:
-                font = TTFont(FONT_NAME, str(path), subfontIndex=index)
-            except TTFError as exc:
-                raise FontMissing(_font_missing_message(f"{path}: {exc}")) from exc
-            pdfmetrics.registerFont(font)
-            # One face only: bold and italic draw with it (headings are set by size).
-            for bold in (0, 1):
-                for italic in (0, 1):
-                    addMapping(FONT_NAME, bold, italic, FONT_NAME)
-            # Each xhtml2pdf document copies DEFAULT_FONT: the CSS names the family.
-            pisa_default.DEFAULT_FONT[FONT_NAME.lower()] = FONT_NAME
-            _registered = key
-    return path
+    return shared_pdf.find_cjk_font(KNOWN_FONTS)
 
 
 # --- template -----------------------------------------------------------------
 
-def _lines(value: Any) -> Markup:
-    """Escape a multi-line value and put each line in its own <div> (runs of blank lines kept as one).
-
-    Not <br/>: xhtml2pdf's CJK line breaking, which Chinese text needs, ignores it.
-    """
-    text = str(value or "").replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"\n[ \t\u3000]*(\n[ \t\u3000]*)+\n", "\n\n", text)  # one blank line at most
-    return Markup("\n").join(
-        Markup("<div>{}</div>").format(line) if line.strip() else Markup("<div>&nbsp;</div>")
-        for line in text.split("\n")
-    )
+_lines = shared_pdf.lines
 
 
 _env = Environment(
@@ -196,15 +84,7 @@ _env.filters["lines"] = _lines
 
 def template_version() -> str:
     """sha256 of the template files and the font path: a cache key for rendered PDFs."""
-    digest = hashlib.sha256()
-    for path in sorted(TEMPLATE_DIR.rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(TEMPLATE_DIR).as_posix().encode())
-            digest.update(b"\0")
-            digest.update(path.read_bytes())
-            digest.update(b"\0")
-    digest.update(str(find_cjk_font()).encode())
-    return digest.hexdigest()
+    return shared_pdf.template_digest(TEMPLATE_DIR, find_cjk_font())
 
 
 def _text(value: Any) -> str:
@@ -263,18 +143,5 @@ def render_agreement_html(ctx: dict) -> str:
 
 def render_agreement_pdf(ctx: dict) -> bytes:
     """The e-agreement PDF (A4) for `ctx`; see the module docstring for its keys."""
-    from xhtml2pdf import pisa
-    from xhtml2pdf.config.resources import ResourceAccessPolicy
-
     html = render_agreement_html(ctx)  # validates ctx before touching the font
-    _register_font()
-    # Nothing in the document is fetched: no network, no local files.
-    policy = ResourceAccessPolicy(allow_remote=False, base_dir=None, max_render_seconds=60)
-    out = io.BytesIO()
-    result = pisa.CreatePDF(html, dest=out, encoding="utf-8", resource_policy=policy)
-    if result.err:
-        raise RenderError(f"xhtml2pdf reported {result.err} error(s) rendering the agreement PDF")
-    data = out.getvalue()
-    if not data.startswith(b"%PDF"):
-        raise RenderError("xhtml2pdf produced no PDF")
-    return data
+    return shared_pdf.html_to_pdf(html, "agreement PDF", KNOWN_FONTS)

@@ -11,6 +11,7 @@ from domain import dicts
 from domain.access import POLICY
 from domain.models import Employer, Graduate
 from engine.models import ProcessInstance, WorkItem
+from webapp.extensions import limit_employer_registration, limit_graduate_lookup
 from webapp.records import record_context
 from webapp.session import LoginAccount, current_actor, log_refusal, role_required, run_step
 
@@ -34,6 +35,7 @@ def _status(exc: EngineError) -> int:
 
 # -- registration (public) ---------------------------------------------------------
 @bp.route("/register", methods=["GET", "POST"])
+@limit_employer_registration  # per client (issue 8)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("auth.index"))
@@ -86,6 +88,7 @@ def home():
 
 # -- find a graduate, invite (ONL-1) ----------------------------------------------------
 @bp.route("/find", methods=["GET", "POST"])
+@limit_graduate_lookup  # per client, account and person sought (issue 8)
 @role_required("employer")
 def find():
     form = FindGraduateForm()

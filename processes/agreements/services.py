@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -90,14 +90,16 @@ def register_employer(session: Session, clean: dict, username: str, password: st
 
 
 def find_graduate(session: Session, name: str, id_number: str | None, exam_no: str | None) -> Graduate | None:
-    """Exact match on name plus 身份证号 or 考生号; never a list (ONL-1)."""
-    query = select(Graduate).where(Graduate.name == name.strip(), Graduate.deleted_at.is_(None))
-    if id_number:
-        query = query.where(Graduate.id_number == id_number.strip().upper())
-    elif exam_no:
-        query = query.where(Graduate.exam_no == exam_no.strip())
-    else:
-        return None
+    """Exact match on name plus 身份证号 or 考生号; never a list (ONL-1).
+
+    Always one query of the same shape (name and number in one statement, run even when no number was
+    given, then matching nothing), so how long a miss takes says nothing about whether the name exists
+    (issue 8); guessing numbers is stopped by the rate limits on the routes that call this.
+    """
+    number = (id_number or "").strip().upper()
+    column, value = (Graduate.id_number, number) if number else (Graduate.exam_no, (exam_no or "").strip())
+    query = select(Graduate).where(Graduate.name == name.strip(), column == value, literal(bool(value)),
+                                   Graduate.deleted_at.is_(None))
     return session.scalar(query.order_by(Graduate.cohort.desc()).limit(1))
 
 

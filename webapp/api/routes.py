@@ -21,6 +21,7 @@ from engine.models import ProcessInstance, WorkItem
 from forms.auth import ContactForm
 from webapp.api.base import api_blueprint, body, fail, instance_json, item_json, step_response
 from webapp.api.openapi import document
+from webapp.extensions import limit_login
 from webapp.json_input import json_body
 from webapp.session import current_actor, log_refusal, run_step
 
@@ -33,6 +34,7 @@ def openapi():
 
 
 @bp.route("/token", methods=["POST"])
+@limit_login  # refused attempts per client and per username, shared with /login (issue 8)
 def token():
     data = json_body()  # bad or too deeply nested JSON: 400 (issue 7)
     if not isinstance(data, dict):  # an array, string or number is no credentials either

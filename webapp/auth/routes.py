@@ -5,6 +5,7 @@ from domain.accounts import LoginRefused, authenticate, current_graduate
 from domain.models import Account
 from forms.auth import LoginForm
 from forms.base import ActionForm
+from webapp.extensions import limit_login
 from webapp.session import LoginAccount
 
 bp = Blueprint("auth", __name__)
@@ -28,6 +29,7 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_login  # refused attempts per client and per username (issue 8)
 def login():
     form = LoginForm()
     refusal = None

@@ -105,7 +105,21 @@ def modules():
         return redirect(url_for("graduate.confirm"))
     closed = module_closed_reason(graduate)
     return render_template("graduate/modules.html", graduate=graduate, destination_closed=closed,
-                           todo=todo(g.db, current_actor()))
+                           entries=module_entries(graduate), todo=todo(g.db, current_actor()))
+
+
+def module_entries(graduate: Graduate) -> list[dict[str, Any]]:
+    """MOD-1 / MOD-4: the cards modules declare, each a link when open, or saying why it is closed."""
+    out = []
+    for module in g.runtime.modules.modules:
+        entry = module.entry
+        if entry is None:
+            continue
+        closed = entry.closed_reason(g.db, graduate) if entry.closed_reason is not None else None
+        out.append({"title": entry.title, "description": entry.description, "closed": closed,
+                    "url": None if closed else url_for(entry.endpoint),
+                    "id": entry.element_id or f"module-{module.name}"})
+    return out
 
 
 @bp.route("/graduate/destination")
