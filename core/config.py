@@ -7,12 +7,17 @@ a PostgreSQL DATABASE_URL, a Redis broker and a real SECRET_KEY.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PRIVATE_FILE_MODE = 0o600  # var/secret_key and the embedded SQLite database (issue 12)
+DEFAULT_API_TOKEN_HOURS = 12
+MAX_API_TOKEN_HOURS = 24 * 90
+log = logging.getLogger(__name__)
 
 
 class ConfigError(RuntimeError):
@@ -151,6 +156,8 @@ class Settings:
     # GRADFLOW_RATELIMIT_STORAGE_URL: where Flask-Limiter counts hits. memory:// is per process (embedded, tests);
     # production shares the counters of every web process in Redis (default: the Celery broker's Redis).
     ratelimit_storage_url: str = "memory://"
+    # GRADFLOW_API_TOKEN_HOURS: how long a token from POST /api/v1/token is valid (issue 12)
+    api_token_hours: int = DEFAULT_API_TOKEN_HOURS
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -168,12 +175,7 @@ def load_settings() -> Settings:
     if not secret_key:
         if mode == "production":
             raise ConfigError("production mode needs SECRET_KEY (no default secret in production)")
-        # Embedded: a random per-install key kept under var/, never a guessable constant.
-        var_dir.mkdir(parents=True, exist_ok=True)
-        key_file = var_dir / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_hex(32))
-        secret_key = key_file.read_text().strip()
+        secret_key = _embedded_secret_key(var_dir)
     broker = os.environ.get("CELERY_BROKER_URL", "")
     eager = _bool("CELERY_EAGER", default=not broker)
     if mode == "production" and eager:
@@ -185,6 +187,10 @@ def load_settings() -> Settings:
             f"production mode refuses GRADFLOW_PASSWORD_HASH={hash_method!r}, weaker than the default: "
             f"{weakness}. Unset it (default 'scrypt') or use pbkdf2:sha256:N with N >= {MIN_PBKDF2_ITERATIONS}."
         )
+    api_token_hours = _int("GRADFLOW_API_TOKEN_HOURS", DEFAULT_API_TOKEN_HOURS)
+    if not 1 <= api_token_hours <= MAX_API_TOKEN_HOURS:
+        raise ConfigError(f"GRADFLOW_API_TOKEN_HOURS must be between 1 and {MAX_API_TOKEN_HOURS}, got {api_token_hours}")
+    secure_sqlite_file(database_url)
     return Settings(
         mode=mode,
         database_url=database_url,
@@ -199,4 +205,61 @@ def load_settings() -> Settings:
         default_locale=os.environ.get("GRADFLOW_LOCALE", "zh"),
         base_url=public_base_url(),
         ratelimit_storage_url=_ratelimit_storage_url(mode, broker),
+        api_token_hours=api_token_hours,
     )
+
+
+def _embedded_secret_key(var_dir: Path) -> str:
+    """Embedded: a random per-install key kept in var/secret_key (0600), never a guessable constant."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_file = var_dir / "secret_key"
+    try:
+        # O_EXCL: created here with 0600 from the start, never readable by others for a moment.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        _make_private(key_file)  # a key written by an older version (0644) is closed up
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def _make_private(path: Path) -> None:
+    """chmod 0600 when group or others may read or write the file (and we own it)."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(PRIVATE_FILE_MODE)
+    except OSError as exc:  # not ours to change: say so, do not refuse to start
+        log.warning("cannot restrict %s to mode 0600: %s", path, exc)
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The database file of a sqlite:/// URL; None for other databases, :memory: and file: URIs."""
+    if not database_url.startswith("sqlite:///"):
+        return None
+    raw = database_url.removeprefix("sqlite:///").split("?", 1)[0]
+    if not raw or raw == ":memory:" or raw.startswith("file:") or "uri=true" in database_url.lower():
+        return None
+    return Path(raw)
+
+
+def secure_sqlite_file(database_url: str) -> None:
+    """An embedded SQLite database: its directory exists and its file (plus -wal/-shm) is 0600.
+
+    SQLite creates the file on first connect with the process umask (usually 0644) and gives its
+    -wal and -shm files the database file's mode, so the file is made here first, private.
+    """
+    path = sqlite_file(database_url)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+    except OSError as exc:  # e.g. a read-only directory: the database connection will tell
+        log.warning("cannot create %s: %s", path, exc)
+        return
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists():
+            _make_private(each)

@@ -1,15 +1,17 @@
-"""Accounts, the actor they act as, and graduate login (GRAD-2)."""
+"""Accounts, the actor they act as, graduate login (GRAD-2), login sessions and API tokens (issue 12)."""
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.config import password_hash_method
-from domain.models import Account, Graduate
+from core.db import utcnow
+from domain.models import Account, ApiToken, Graduate
 from engine.services import Actor
 
 ROLE_LANE = {
@@ -31,9 +33,10 @@ ROLE_NAMES = {
 
 
 class LoginRefused(Exception):
-    def __init__(self, message: str):
+    def __init__(self, message: str, log_reason: str = "login refused"):
         super().__init__(message)
         self.message = message
+        self.log_reason = log_reason
 
 
 def hash_password(password: str) -> str:
@@ -67,27 +70,120 @@ def actor_for(session: Session, account: Account) -> Actor:
     )
 
 
+BAD_CREDENTIALS = "用户名或密码错误"
+# One API token is valid this long unless revoked (Settings.api_token_hours, GRADFLOW_API_TOKEN_HOURS).
+MAX_LIVE_TOKENS = 20  # per account: issuing one more revokes the oldest live one
+DEAD_TOKENS_KEPT = timedelta(days=30)  # expired or revoked rows are deleted after this, when the account gets a new one
+LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often (one write per request otherwise)
+MAX_TOKEN_LENGTH = 200
+_dummy_hashes: dict[str, str] = {}
+
+
+def dummy_password_hash() -> str:
+    """A hash of a random password made with the configured method, for logins of unknown usernames."""
+    method = password_hash_method()
+    found = _dummy_hashes.get(method)
+    if found is None:
+        found = _dummy_hashes[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return found
+
+
 def authenticate(session: Session, username: str, password: str) -> Account:
+    """The account, or LoginRefused; `refusal.log_reason` says why, for the access log (never the password)."""
     account = session.scalar(select(Account).where(Account.username == username))
+    # The same hash work whether the user exists or not, so the answer's timing does not tell (issue 12).
+    password_ok = check_password_hash(account.password_hash if account is not None else dummy_password_hash(),
+                                      password)
     # Same message whether the user exists or not.
-    if account is None or not account.active or not check_password_hash(account.password_hash, password):
-        raise LoginRefused("用户名或密码错误")
+    if account is None or not account.active or not password_ok:
+        raise LoginRefused(BAD_CREDENTIALS, log_reason=f"login failed {printable(username)}")
     if account.role == "graduate" and current_graduate(session, account) is None:
         # GRAD-2: say why the graduate cannot enter.
         raise LoginRefused(
             "无法登录：学校尚未上传你的毕业生基本信息，或上传的信息有误。"
-            "请联系所在学院，由学校就业部门新增或更正你的基本信息。"
+            "请联系所在学院，由学校就业部门新增或更正你的基本信息。",
+            log_reason=f"login refused, no basic info {printable(username)}",
         )
     return account
 
 
-def issue_api_token(session: Session, account: Account) -> str:
-    token = secrets.token_urlsafe(32)
-    account.api_token_hash = hashlib.sha256(token.encode()).hexdigest()
+def printable(value: str, limit: int = 50) -> str:
+    """A user-given name for a log line: at most `limit` characters, control characters replaced."""
+    return "".join(c if c.isprintable() else "?" for c in value[:limit])
+
+
+def end_sessions(session: Session, account_id: int) -> None:
+    """Logout: every login session of the account ends, including copies of its cookie (issue 12)."""
+    session.execute(update(Account).where(Account.id == account_id)
+                    .values(session_version=Account.session_version + 1))
+
+
+def change_password(session: Session, account: Account, new_password: str) -> None:
+    """A new password ends every login session and revokes every API token of the account."""
+    account.password_hash = hash_password(new_password)
     session.flush()
-    return token
+    end_sessions(session, account.id)
+    session.execute(update(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_api_token(session: Session, account: Account, lifetime: timedelta, label: str | None = None,
+                    now: datetime | None = None) -> tuple[str, ApiToken]:
+    """A new token (returned once, only its hash is kept) beside the account's other live ones."""
+    now = now or utcnow()
+    mine = ApiToken.account_id == account.id
+    session.execute(delete(ApiToken).where(mine, or_(ApiToken.expires_at < now - DEAD_TOKENS_KEPT,
+                                                     ApiToken.revoked_at < now - DEAD_TOKENS_KEPT)))
+    live = list(session.scalars(select(ApiToken).where(mine, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+                                .order_by(ApiToken.created_at, ApiToken.id)))
+    for old in live[:max(0, len(live) - MAX_LIVE_TOKENS + 1)]:
+        old.revoked_at = now
+    token = secrets.token_urlsafe(32)
+    row = ApiToken(account_id=account.id, token_hash=token_digest(token), label=label, created_at=now,
+                   expires_at=now + lifetime)
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def valid_api_token(session: Session, token: str, now: datetime | None = None) -> ApiToken | None:
+    """The token's row when it is known, not expired, not revoked and its account active; notes its use."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    now = now or utcnow()
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    account = session.get(Account, row.account_id)
+    if account is None or not account.active:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        row.last_used_at = now  # the caller commits (or drops it: a lost last-use note harms nothing)
+    return row
 
 
 def account_by_token(session: Session, token: str) -> Account | None:
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    return session.scalar(select(Account).where(Account.api_token_hash == digest, Account.active.is_(True)))
+    """The account an API token authenticates; None when the token is unknown, expired or revoked."""
+    row = valid_api_token(session, token)
+    return session.get(Account, row.account_id) if row is not None else None
+
+
+def api_tokens(session: Session, account_id: int, limit: int = 100) -> list[ApiToken]:
+    """The account's tokens, newest first (expired and revoked ones too, until they are deleted)."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.account_id == account_id)
+                                .order_by(ApiToken.id.desc()).limit(limit)))
+
+
+def revoke_api_token(session: Session, account_id: int, token_id: int, now: datetime | None = None) -> ApiToken | None:
+    """Revoke one of the account's own tokens; None when it has no such token (another's included)."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.account_id != account_id:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+        session.flush()
+    return row

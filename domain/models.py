@@ -112,9 +112,28 @@ class Account(Timestamped, Base):
     # A graduate logs in as a person (身份证号); the cohort record is looked up at login.
     id_number: Mapped[str | None] = mapped_column(String(18), index=True)
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"), index=True)
+    # Unused since migration 0009 (tokens live in api_token, several per account, expiring); kept, emptied.
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(5), default="zh")
+    # Stored in the login session; logout and a password change bump it, so every older session cookie
+    # (a copy kept from before the logout) is refused by the user loader (issue 12).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ApiToken(Base):
+    """An API access token (POST /api/v1/token): only its SHA-256 is kept; it expires and can be revoked."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class DestinationRecord(Timestamped, Base):

@@ -9,13 +9,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import Settings, load_settings
+from core.config import Settings, load_settings, secure_sqlite_file
 from core.db import make_engine, make_session_factory
 from domain import notify
 from domain.access import POLICY
@@ -69,8 +68,7 @@ def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModu
     extensions = registry_of_modules.extensions()
     extensions.add_senders(notify.SENDERS)
     notify.configure_spool(settings.var_dir / "outbox")
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    secure_sqlite_file(settings.database_url)  # its directory exists, the file is 0600 (issue 12)
     db = make_engine(settings.database_url)
     registry = SpecRegistry(registry_of_modules.bpmn_dirs())
     runner = Runner(registry, extensions, POLICY, script_time_limit=settings.script_time_limit_seconds)

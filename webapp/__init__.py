@@ -5,19 +5,27 @@ import logging
 from typing import Any
 
 from flask import Flask, g, jsonify, make_response, render_template, request
+from flask import session as flask_session  # `session` here would be the webapp.session module
 from flask.json.provider import DefaultJSONProvider
+from flask_login import user_logged_in
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from core.errors import EngineError
+from core.errors import Conflict, EngineError
 from domain.models import Account
 from webapp import converters
 from webapp.extensions import babel, csrf, init_limiter, login_manager, retry_after_seconds
 from webapp.json_input import GradflowRequest
+from webapp.session import BUSY, SESSION_VERSION_KEY, is_lock_conflict
 
 log = logging.getLogger(__name__)
 LOCALES = ("zh", "en")
 SERVER_ERROR = "服务器内部错误，请稍后重试"
+DATABASE_UNAVAILABLE = "系统暂时无法访问数据库，请稍后重试"
+DATABASE_RETRY_AFTER = 30  # seconds, in the 503's Retry-After
+CSRF_TOKEN_HOURS = 8  # a page's form can be sent this long after it was served
+HSTS = "max-age=31536000"  # production only: the site is served over HTTPS there
 HTTP_MESSAGES = {400: "请求无效", 401: "请先登录或提供访问令牌", 403: "无权访问", 409: "请求与当前状态冲突",
                  415: "请求体类型不受支持，请使用 application/json", 422: "请求内容无法处理", 429: "请求过于频繁，请稍后重试"}
 
@@ -30,6 +38,7 @@ def select_locale() -> str:
 def create_app(runtime: Any, **overrides: Any) -> Flask:
     """The web app over a runtime built by the wiring (gradflow.runtime.build_runtime)."""
     app = Flask(__name__)
+    production = runtime.settings.mode == "production"
     app.request_class = GradflowRequest  # bad or too deeply nested JSON bodies are a 400 (issue 7)
     converters.install(app)  # before any blueprint: `<int:x>` ids outside int4 are a 404 (issue 7)
     app.config.update(
@@ -37,7 +46,11 @@ def create_app(runtime: Any, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=runtime.settings.max_upload_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_SECURE=production,  # production is served over HTTPS only
+        REMEMBER_COOKIE_SECURE=production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=CSRF_TOKEN_HOURS * 3600,
         BABEL_DEFAULT_LOCALE="zh",
         JSON_AS_ASCII=False,
     )
@@ -55,6 +68,12 @@ def create_app(runtime: Any, **overrides: Any) -> Flask:
         g.db = runtime.Session()
         g.runtime = runtime
 
+    @app.after_request  # registered before the limiter's, so it runs after it: Flask runs them last-first
+    def _keep_retry_after(resp):
+        if g.get("database_unavailable"):  # Flask-Limiter rewrites Retry-After on the login routes
+            resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return resp
+
     csrf.init_app(app)  # after _open_session: its refusal page needs the session
     init_limiter(app, runtime.settings.ratelimit_storage_url)  # this app's own counters (VER-8, issue 8)
 
@@ -68,9 +87,13 @@ def create_app(runtime: Any, **overrides: Any) -> Flask:
     def _remember_locale(resp):
         lang = request.args.get("lang")
         if lang in LOCALES:
-            resp.set_cookie("lang", lang, samesite="Lax", max_age=3600 * 24 * 365)
+            resp.set_cookie("lang", lang, samesite="Lax", max_age=3600 * 24 * 365, secure=production)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
+        # setdefault: a blueprint's stricter policy (the assist link and /verify: no-referrer) stays.
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if production:
+            resp.headers.setdefault("Strict-Transport-Security", HSTS)
         return resp
 
     _register_blueprints(app, runtime)
@@ -135,9 +158,15 @@ def _register_error_handlers(app: Flask) -> None:
             return jsonify(error={"message": "不支持的请求方法"}), 405
         return render_template("error.html", message="不支持的请求方法"), 405
 
+    _register_database_handlers(app)
     app.register_error_handler(429, _too_many_requests)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _internal_error)
+
+
+def _register_database_handlers(app: Flask) -> None:
+    for db_error in (OperationalError, InterfaceError, DisconnectionError):
+        app.register_error_handler(db_error, _database_error)
 
 
 def _wants_json() -> bool:
@@ -164,16 +193,50 @@ def _http_error(exc: HTTPException):
     return jsonify(error={"message": HTTP_MESSAGES.get(exc.code, "请求无法处理")}), exc.code
 
 
-def _internal_error(exc: InternalServerError):
-    """Every 500 when exceptions do not propagate: unhandled ones arrive wrapped, Flask has logged them."""
-    if exc.original_exception is None:  # abort(500) or a raised InternalServerError: not logged by Flask
-        log.error("500 on %s %s: %s", request.method, request.path, exc.description)
+def _rollback_quietly() -> None:
     db = g.get("db")
     if db is not None:
         try:
             db.rollback()  # a failed transaction must not break the error page (PostgreSQL)
         except Exception:
-            log.exception("rollback after a 500 failed")
+            log.exception("rollback after a failed request failed")
+
+
+def _database_error(exc: Exception):
+    """SQLAlchemy could not talk to the database: a lost lock race is a 409, anything else a 503."""
+    if is_lock_conflict(exc):  # a lost write race outside run_step: the same 409 as inside it
+        _rollback_quietly()
+        conflict = Conflict(BUSY)
+        if _wants_json():
+            return jsonify(error={"message": conflict.message, "details": conflict.details}), conflict.status
+        return render_template("error.html", message=conflict.message), conflict.status
+    return _database_unavailable(exc)
+
+
+def _database_unavailable(exc: Exception):
+    """The database cannot be reached: a clear 503 with Retry-After, not a generic 500 (issue 12)."""
+    # The driver's message only: SQLAlchemy's own text carries the statement's parameters (personal data).
+    log.error("database unavailable on %s %s: %s: %s", request.method, request.path, type(exc).__name__,
+              str(getattr(exc, "orig", None) or exc).strip())
+    _rollback_quietly()
+    # The page is drawn as for an anonymous visitor: loading the account (or its unread
+    # messages) would ask the unreachable database again.
+    g._login_user = login_manager.anonymous_user()
+    g.database_unavailable = True
+    if _wants_json():
+        resp = jsonify(error={"message": DATABASE_UNAVAILABLE, "details": {"retry_after": DATABASE_RETRY_AFTER}})
+    else:
+        resp = make_response(render_template("error.html", message=DATABASE_UNAVAILABLE))
+    resp.status_code = 503
+    resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return resp
+
+
+def _internal_error(exc: InternalServerError):
+    """Every 500 when exceptions do not propagate: unhandled ones arrive wrapped, Flask has logged them."""
+    if exc.original_exception is None:  # abort(500) or a raised InternalServerError: not logged by Flask
+        log.error("500 on %s %s: %s", request.method, request.path, exc.description)
+    _rollback_quietly()
     if _wants_json():
         return jsonify(error={"message": SERVER_ERROR}), 500
     return render_template("error.html", message=SERVER_ERROR), 500
@@ -188,4 +251,13 @@ def _load_user(user_id: str):
     account = g.db.get(Account, int(user_id))
     if account is None or not account.active:
         return None
+    # A session from before the account's last logout or password change (a copied cookie) is over.
+    if flask_session.get(SESSION_VERSION_KEY) != account.session_version:
+        return None
     return LoginAccount(account)
+
+
+@user_logged_in.connect
+def _store_session_version(_app: Any, user: Any = None, **_extra: Any) -> None:
+    """Every login_user (the login page, employer registration) records the account's session version."""
+    flask_session[SESSION_VERSION_KEY] = getattr(user, "session_version", None)

@@ -31,6 +31,7 @@ class LoginAccount(UserMixin):
         self.department_id = account.department_id
         self.province_id = account.province_id
         self.id_number = account.id_number
+        self.session_version = account.session_version  # kept in the session by login_user (issue 12)
 
     def get_id(self) -> str:
         return str(self.id)
@@ -44,6 +45,17 @@ def current_actor() -> Actor:
             raise Forbidden("请先登录")
         actor = g.actor = actor_for(g.db, account)
     return actor
+
+
+BUSY = "系统繁忙，该事项正在被其他人处理，请稍后刷新重试"
+SESSION_VERSION_KEY = "_account_session_version"  # Account.session_version at login (issue 12)
+_LOCK_CONFLICTS = ("locked", "could not serialize", "deadlock detected", "lock timeout")
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """A write lost to another one (SQLite busy, PostgreSQL serialization or deadlock): retry, not an outage."""
+    text = str(exc).lower()
+    return any(marker in text for marker in _LOCK_CONFLICTS)
 
 
 def run_step(fn: Callable[..., T], *args, **kwargs) -> T:
@@ -60,9 +72,9 @@ def run_step(fn: Callable[..., T], *args, **kwargs) -> T:
         raise
     except OperationalError as exc:
         db.rollback()
-        if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
-            raise Conflict("系统繁忙，该事项正在被其他人处理，请稍后刷新重试") from exc
-        raise
+        if is_lock_conflict(exc):
+            raise Conflict(BUSY) from exc
+        raise  # the database is unreachable: the app answers 503 (webapp._database_unavailable)
     except Exception:
         db.rollback()
         raise

@@ -12,15 +12,16 @@ from flask import Blueprint, g, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from core.errors import EngineError
 from core.timefmt import iso
-from domain.accounts import account_by_token
+from domain.accounts import valid_api_token
 from domain.changes import changes
 from domain.models import Account
 from engine.models import ProcessInstance, WorkItem
 from webapp.json_input import json_body
-from webapp.session import current_actor
+from webapp.session import current_actor, is_lock_conflict
 
 PREFIX = "/api/v1"
 
@@ -47,12 +48,15 @@ def api_blueprint(name: str, import_name: str, *, public: tuple[str, ...] = ()) 
         from webapp.extensions import csrf
 
         g.api_account = None
+        g.api_token_id = None
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
-            account = account_by_token(g.db, header[7:].strip())
-            if account is None:
+            row = valid_api_token(g.db, header[7:].strip())
+            if row is None:  # unknown, expired or revoked (issue 12)
                 return fail("令牌无效或已失效", 401)
-            g.api_account = account
+            account_id, g.api_token_id = row.account_id, row.id
+            _save_last_use()
+            g.api_account = g.db.get(Account, account_id)
             return None
         if request.endpoint in open_endpoints:
             return None
@@ -71,6 +75,18 @@ def api_blueprint(name: str, import_name: str, *, public: tuple[str, ...] = ()) 
         return fail(exc.message, exc.status, exc.details)
 
     return bp
+
+
+def _save_last_use() -> None:
+    """Commit the token's last_used_at (written at most once a minute); losing it to a busy database is fine."""
+    if not g.db.dirty:
+        return
+    try:
+        g.db.commit()
+    except OperationalError as exc:
+        g.db.rollback()
+        if not is_lock_conflict(exc):
+            raise
 
 
 def item_json(item: WorkItem) -> dict[str, Any]:

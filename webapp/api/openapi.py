@@ -14,6 +14,8 @@ def _op(summary: str, *, body: str | None = None, ok: str = "200", params: list 
         "404": {"description": "不存在或无权访问", "content": {"application/json": {"schema": ERROR}}},
         "409": {"description": "冲突：已被处理或状态不允许", "content": {"application/json": {"schema": ERROR}}},
         "422": {"description": "校验失败", "content": {"application/json": {"schema": ERROR}}},
+        "503": {"description": "数据库暂时无法访问（Retry-After 秒后重试）",
+                "content": {"application/json": {"schema": ERROR}}},
     }}
     if body:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}}
@@ -58,7 +60,8 @@ def document(modules: ModuleRegistry) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "gradflow API", "version": "1", "description": "毕业去向登记与网上签约平台接口。"
-                 "认证：POST /token 取得令牌后使用 Authorization: Bearer <token>；或使用登录会话（写操作需 X-CSRFToken）。"},
+                 "认证：POST /token 取得令牌后使用 Authorization: Bearer <token>（令牌会过期，可在 /tokens 查看和吊销；"
+                 "过期或已吊销的令牌返回 401）；或使用登录会话（写操作需 X-CSRFToken）。"},
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -71,7 +74,15 @@ def document(modules: ModuleRegistry) -> dict:
                     "phone": _str(pattern="^1[3-9][0-9]{9}$", description="手机号码"),
                     "email": _str(100, format="email", description="电子邮箱（可空）")}},
                 "Login": {"type": "object", "required": ["username", "password"], "properties": {
-                    "username": {"type": "string"}, "password": {"type": "string"}}},
+                    "username": {"type": "string"}, "password": {"type": "string"},
+                    "label": _str(100, description="令牌的备注（可选），如设备或脚本名称")}},
+                "ApiToken": {"type": "object", "description": "访问令牌（不含令牌本身）", "properties": {
+                    "id": {"type": "integer"}, "label": {"type": "string", "nullable": True},
+                    "created_at": _str(format="date-time"), "expires_at": _str(format="date-time"),
+                    "last_used_at": _str(format="date-time", nullable=True),
+                    "revoked_at": _str(format="date-time", nullable=True),
+                    "active": {"type": "boolean", "description": "未过期且未吊销"},
+                    "current": {"type": "boolean", "description": "本次请求所用的令牌"}}},
                 "Completion": {"type": "object", "description": "按事项的 form_key：" + "；".join(lines)
                                + "。字段说明见 GET /work-items/{item_id} 的 fields", "properties": completion},
                 "StartProcess": {"description": "按 process_id：" + "；".join(
@@ -82,7 +93,11 @@ def document(modules: ModuleRegistry) -> dict:
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/token": {"post": {**_op("登录并取得访问令牌", body="Login"), "security": []}},
+            "/token": {"post": {**_op("登录并取得新的访问令牌（有效期见 expires_in / expires_at，同一账号可持有多个）",
+                                      body="Login"), "security": []}},
+            "/tokens": {"get": _op("本账号的访问令牌（不含令牌本身，含已过期和已吊销的）")},
+            "/tokens/{token_id}": {"delete": _op("吊销本账号的一个访问令牌（他人的令牌返回 404）",
+                                                 params=[_id("token_id")])},
             "/me": {"get": _op("当前账号")},
             "/me/contact": {"post": _op("毕业生修改本人手机号码和电子邮箱（GRAD-3）", body="Contact")},
             "/csrf-token": {"get": _op("取得会话的 CSRF 令牌（用登录会话调用写接口时放在 X-CSRFToken）")},

@@ -1,4 +1,4 @@
-"""The generic JSON API under /api/v1: token, me, the process list and start, work items and their
+"""The generic JSON API under /api/v1: token (and the caller's tokens: list, revoke), me, the process list and start, work items and their
 completion, instances, uploads, messages, the OpenAPI document.
 
 What a process's start body or a task's completion body is, is asked of the process module
@@ -6,16 +6,26 @@ that declares it (the runtime's module registry); nothing here names a process o
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import g, jsonify, request
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from core.db import utcnow
 from core.errors import Conflict, Forbidden
 from core.timefmt import iso
 from domain.access import POLICY
-from domain.accounts import LoginRefused, authenticate, current_graduate, issue_api_token
+from domain.accounts import (
+    LoginRefused,
+    api_tokens,
+    authenticate,
+    current_graduate,
+    issue_api_token,
+    revoke_api_token,
+)
 from domain.attachments import store_images
-from domain.models import Account, Graduate, Message
+from domain.models import Account, ApiToken, Graduate, Message
 from engine import inbox as inbox_q
 from engine.models import ProcessInstance, WorkItem
 from forms.auth import ContactForm
@@ -26,6 +36,7 @@ from webapp.json_input import json_body
 from webapp.session import current_actor, log_refusal, run_step
 
 bp = api_blueprint("api", __name__, public=("token", "openapi"))
+MAX_LABEL = 100
 
 
 @bp.route("/openapi.json")
@@ -42,12 +53,44 @@ def token():
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         return fail("请提供用户名和密码", 422)
+    label = data.get("label")
+    if label is not None and (not isinstance(label, str) or len(label.strip()) > MAX_LABEL):
+        return fail(f"label 须为不超过 {MAX_LABEL} 个字符的字符串", 422)
     try:
         account = authenticate(g.db, username, password)
     except LoginRefused as exc:
+        log_refusal(exc.log_reason)  # who was tried, never the password (issue 12)
         return fail(exc.message, 401)
-    value = run_step(lambda db: issue_api_token(db, db.get(Account, account.id)))
-    return jsonify(token=value, role=account.role)
+    lifetime = timedelta(hours=g.runtime.settings.api_token_hours)
+    value, row = run_step(lambda db: issue_api_token(db, db.get(Account, account.id), lifetime,
+                                                     (label or "").strip() or None))
+    return jsonify(token=value, token_type="Bearer", role=account.role, expires_in=int(lifetime.total_seconds()),
+                   **_token_json(row))
+
+
+def _token_json(row: ApiToken) -> dict:
+    """A token as its owner sees it: never the secret (only its hash is kept anyway)."""
+    now = utcnow()
+    return {"id": row.id, "label": row.label, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
+            "last_used_at": iso(row.last_used_at), "revoked_at": iso(row.revoked_at),
+            "active": row.revoked_at is None and row.expires_at > now, "current": row.id == g.get("api_token_id")}
+
+
+@bp.route("/tokens")
+def tokens():
+    """The caller's API tokens (issue 12), newest first, expired and revoked ones included."""
+    return jsonify(tokens=[_token_json(t) for t in api_tokens(g.db, g.api_account.id)])
+
+
+@bp.route("/tokens/<int:token_id>", methods=["DELETE"])
+def revoke_token(token_id: int):
+    """Revoke one of the caller's own tokens; another account's token is a 404, like an unknown one."""
+    account_id = g.api_account.id
+    row = run_step(lambda db: revoke_api_token(db, account_id, token_id))
+    if row is None:
+        log_refusal(f"api token {token_id} not the caller's")
+        return fail("令牌不存在", 404)
+    return jsonify(_token_json(row))
 
 
 @bp.route("/csrf-token")

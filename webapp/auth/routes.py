@@ -1,12 +1,12 @@
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from domain.accounts import LoginRefused, authenticate, current_graduate
+from domain.accounts import LoginRefused, authenticate, current_graduate, end_sessions
 from domain.models import Account
 from forms.auth import LoginForm
 from forms.base import ActionForm
 from webapp.extensions import limit_login
-from webapp.session import LoginAccount
+from webapp.session import SESSION_VERSION_KEY, LoginAccount, log_refusal, run_step
 
 bp = Blueprint("auth", __name__)
 
@@ -38,6 +38,7 @@ def login():
             account = authenticate(g.db, form.username.data.strip(), form.password.data)
         except LoginRefused as exc:
             refusal = exc.message  # GRAD-2 explains why a graduate cannot enter
+            log_refusal(exc.log_reason)  # who was tried, never the password (issue 12)
         else:
             login_user(LoginAccount(account))
             if account.role == "graduate":
@@ -51,7 +52,12 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     ActionForm().validate_on_submit()
+    account_id = current_user.id if current_user.is_authenticated else None
     logout_user()
+    session.pop(SESSION_VERSION_KEY, None)
+    if account_id is not None:
+        # Every session of the account ends, copies of this cookie included (issue 12).
+        run_step(lambda db: end_sessions(db, account_id))
     flash("已退出登录")
     return redirect(url_for("auth.login"))
 
