@@ -1,6 +1,7 @@
 """The archive and hukou process modules are shaped like every other: their BPMN names a lane, a form key and a
 status label for each user task, a declared handler for each service task, a label for each end; review is
-approve or reject only; and the two packages share code only through domain (design, issue 8)."""
+approve or reject only; and the two packages share code only through domain and the library package
+processes.transfers (design, issue 8)."""
 from __future__ import annotations
 
 import ast
@@ -51,20 +52,35 @@ def test_user_tasks_service_tasks_and_ends_carry_what_the_generic_parts_need(nam
     assert messages == {"withdraw", "basic_info_deleted"}  # REV-6, GRAD-5
 
 
+def _processes_imports(package: str):
+    for path in (ROOT / "processes" / package).glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            yield from ((path, name) for name in names if name.startswith("processes"))
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(f"{package}.")
+
+
 def test_archive_and_hukou_import_no_other_process_module():
-    # design: process modules are independent; archive and hukou share code through domain.transfers
+    # design: process modules are independent; archive and hukou share code through domain.transfers and
+    # processes.transfers, a library package that is no process module and imports neither of them
     for package in ("archive", "hukou"):
-        for path in (ROOT / "processes" / package).glob("*.py"):
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                names = []
-                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-                elif isinstance(node, ast.Import):
-                    names = [a.name for a in node.names]
-                for name in names:
-                    if name.startswith("processes"):
-                        assert name.startswith(f"processes.{package}"), f"{path.name} imports {name}"
+        for path, name in _processes_imports(package):
+            assert _within(name, f"processes.{package}") or _within(name, "processes.transfers"), \
+                f"{path.name} imports {name}"
+    for path, name in _processes_imports("transfers"):
+        assert _within(name, "processes.transfers"), f"transfers/{path.name} imports {name}"
+    import processes.transfers
+
+    assert not hasattr(processes.transfers, "module")
+    assert "transfers" not in (ROOT / "processes" / "__init__.py").read_text(encoding="utf-8")
 
 
 def test_registry_declares_both_modules_once(runtime):

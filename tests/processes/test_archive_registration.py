@@ -1,30 +1,27 @@
 """Scenario tests for 档案信息登记 and 档案信息修改 (seed 000 §4, seed 001 §5, seed 004), read like the guides."""
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from sqlalchemy import func, select
 
 from core.errors import Conflict, Forbidden, ValidationFailed
 from domain import transfers
 from domain.graduate_info import current_info, register_info
-from domain.models import Attachment, Confirmation, Graduate, Message, RegisteredInfo, TransferApplication
+from domain.models import Confirmation, Graduate, Message, RegisteredInfo, TransferApplication
 from engine.models import AuditEvent, OutboxMessage, ProcessInstance, WorkItem
-from processes.archive import services as archive
+from processes.archive.kind import SPEC as ARCHIVE
 from processes.review import services as reviews
+from processes.transfers import services
 from tests.conftest import open_items, png_bytes
+from tests.processes import transfer_steps
 
 BACK_HOME = {"archive_type": "转回生源地", "archive_unit": "厦门市思明区人才服务中心", "division_code": "350203",
              "archive_address": "湖滨南路1号", "archive_postcode": "361000", "archive_contact": "人事档案室",
              "archive_phone": "0592-1234567", "note": "", "attachment_ids": []}
 EMPLOYER = {**BACK_HOME, "archive_type": "签约单位接收", "archive_unit": "厦门星海科技有限公司", "division_code": "350206",
             "archive_address": "软件园二期望海路1号", "archive_contact": "陈经理", "archive_phone": "13912345678"}
-
-
-@pytest.fixture
-def modules_open(runtime, world, step):
-    """MOD-2 / MOD-4: the province enabled archive and hukou, and the school completed their settings."""
-    step(lambda s: setattr(s.get(type(world.school), world.school.id), "open_modules",
-                           ["destination", "archive", "hukou"]))
 
 
 def proof(step, graduate_id, n=1):
@@ -34,39 +31,12 @@ def proof(step, graduate_id, n=1):
                                                       [(f"{i}.png", png_bytes((i * 50, 9, 9))) for i in range(n)])])
 
 
-def start(runtime, step, actor, username, clean=BACK_HOME, action=transfers.REGISTRATION):
-    a = actor(username)
-    return step(lambda s: archive.start(s, runtime.runner, a, s.get(Graduate, a.graduate_id), action, dict(clean)))
-
-
-def decide(runtime, step, actor, username, instance_id, decision, reason="", edits=None):
-    a = actor(username)
-    role = "Department" if username.startswith("dept") else "School"
-    item = open_items(runtime, instance_id, role)[0]
-    return step(lambda s: reviews.review(s, runtime.runner, a, item.id, decision, reason, edits,
-                                         dict(transfers.ARCHIVE_KIND.labels)))
-
-
-def approve_all(runtime, step, actor, instance_id):
-    decide(runtime, step, actor, "dept_info", instance_id, "approve")
-    decide(runtime, step, actor, "school", instance_id, "approve")
-
-
-def label(runtime, instance_id):
-    with runtime.Session() as s:
-        return s.get(ProcessInstance, instance_id).status_label
-
-
-def info(runtime, graduate_id):
-    with runtime.Session() as s:
-        row = current_info(s, graduate_id, "archive")
-        return (row.source, dict(row.fields)) if row else None
-
-
-def counts(runtime):
-    with runtime.Session() as s:
-        return tuple(s.scalar(select(func.count()).select_from(m)) for m in
-                     (ProcessInstance, WorkItem, AuditEvent, Attachment, TransferApplication, RegisteredInfo))
+start = partial(transfer_steps.start, ARCHIVE, default=BACK_HOME)
+decide = partial(transfer_steps.decide, ARCHIVE)
+reviewer_edit = partial(transfer_steps.reviewer_edit, ARCHIVE)
+approve_all = partial(transfer_steps.approve_all, ARCHIVE)
+info = partial(transfer_steps.info, ARCHIVE)
+label, counts = transfer_steps.label, transfer_steps.counts
 
 
 def test_registration_approved_by_department_then_school_shows_in_the_archive_column(
@@ -225,7 +195,7 @@ def test_info_from_an_agreement_or_the_school_is_shown_and_only_a_change_is_offe
     with runtime.Session() as s:
         assert transfers.offered_action(s, s.get(Graduate, grad.id), transfers.ARCHIVE_KIND) == "change"
     with pytest.raises(Conflict, match="无需再次登记"):
-        step(lambda s: archive.start(s, runtime.runner, g, s.get(Graduate, grad.id), "registration", dict(BACK_HOME)))
+        step(lambda s: services.start(ARCHIVE, s, runtime.runner, g, s.get(Graduate, grad.id), "registration", dict(BACK_HOME)))
     inst = start(runtime, step, actor, "g1", BACK_HOME, transfers.CHANGE)
     approve_all(runtime, step, actor, inst.id)
     assert info(runtime, grad.id)[1]["archive_unit"] == "厦门市思明区人才服务中心"
@@ -278,8 +248,8 @@ def test_withdraw_before_review_then_edit_and_resubmit(runtime, world, make_grad
     assert item.form_key == "archive"
     with pytest.raises(Conflict, match="正在办理中"):  # still the one open application
         start(runtime, step, actor, "g1")
-    step(lambda s: archive.resubmit(s, runtime.runner, g, s.get(Graduate, grad.id), item.id,
-                                    {**BACK_HOME, "archive_unit": "思明区人社局"}))
+    step(lambda s: services.resubmit(ARCHIVE, s, runtime.runner, g, s.get(Graduate, grad.id), item.id,
+                                     {**BACK_HOME, "archive_unit": "思明区人社局"}))
     assert label(runtime, inst.id) == "等待院系审核"
     with runtime.Session() as s:
         row = s.scalar(select(TransferApplication).where(TransferApplication.instance_id == inst.id))
@@ -291,10 +261,7 @@ def test_reviewer_edit_is_audited_mirrored_and_sent_to_the_graduate_by_sms(runti
     # rules REV-5, NOTE-3, NOTE-1, ARC-5
     grad = make_graduate("g1")
     inst = start(runtime, step, actor, "g1")
-    with runtime.Session() as s:
-        application = runtime.runner.task_data(s, open_items(runtime, inst.id, "Department")[0])["application"]
-        edited = transfers.build_application(transfers.ARCHIVE_KIND, s.get(Graduate, grad.id),
-                                             {**application, "archive_postcode": "361001"}, require_proof=False)
+    edited = reviewer_edit(runtime, grad.id, inst.id, {"archive_postcode": "361001"})
     decide(runtime, step, actor, "dept_info", inst.id, "approve", edits=edited)
     with runtime.Session() as s:
         edit = s.scalar(select(AuditEvent).where(AuditEvent.instance_id == inst.id, AuditEvent.action == "edit"))
@@ -341,13 +308,13 @@ def test_unconfirmed_graduate_cannot_register(runtime, world, make_graduate, mod
 def test_deleting_basic_info_invalidates_records_and_ends_pending_applications(
         runtime, world, make_graduate, modules_open, step, actor):
     # rules GRAD-5, ARC-8, HUK-2
-    from processes.hukou import services as hukou
+    from processes.hukou.kind import SPEC as HUKOU
 
     grad = make_graduate("g1")
     approve_all(runtime, step, actor, start(runtime, step, actor, "g1").id)
     under_review = start(runtime, step, actor, "g1", BACK_HOME, transfers.CHANGE)
     g = actor("g1")
-    hukou_app = step(lambda s: hukou.start(s, runtime.runner, g, s.get(Graduate, grad.id), "registration", {
+    hukou_app = step(lambda s: services.start(HUKOU, s, runtime.runner, g, s.get(Graduate, grad.id), "registration", {
         "hukou_type": "转回生源地", "division_code": "350203", "hukou_address": "湖滨南路1号", "attachment_ids": []}))
     step(lambda s: reviews.withdraw(s, runtime.runner, g, hukou_app.id))  # the graduate is editing it
     assert label(runtime, hukou_app.id) == "已撤回 待重新提交"

@@ -1,62 +1,30 @@
 """Scenario tests for 户口信息登记 and 户口信息修改 (seed 000 §5, seed 001 §6), read like the guides."""
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.errors import Conflict, ValidationFailed
 from domain import transfers
-from domain.graduate_info import current_info
-from domain.models import Attachment, Graduate, RegisteredInfo, TransferApplication
-from engine.models import AuditEvent, OutboxMessage, ProcessInstance, WorkItem
-from processes.hukou import services as hukou
-from processes.review import services as reviews
-from tests.conftest import open_items, png_bytes
+from domain.models import Graduate
+from engine.models import AuditEvent, OutboxMessage
+from processes.hukou.kind import SPEC as HUKOU
+from processes.transfers import services
+from tests.conftest import png_bytes
+from tests.processes import transfer_steps
 
 BACK_HOME = {"hukou_type": "转回生源地", "division_code": "350203", "hukou_address": "思明区湖滨南路1号",
              "note": "", "attachment_ids": []}
 
 
-@pytest.fixture
-def modules_open(runtime, world, step):
-    """MOD-2 / MOD-4: the province enabled archive and hukou, and the school completed their settings."""
-    step(lambda s: setattr(s.get(type(world.school), world.school.id), "open_modules",
-                           ["destination", "archive", "hukou"]))
-
-
-def start(runtime, step, actor, username, clean=BACK_HOME, action=transfers.REGISTRATION):
-    a = actor(username)
-    return step(lambda s: hukou.start(s, runtime.runner, a, s.get(Graduate, a.graduate_id), action, dict(clean)))
-
-
-def decide(runtime, step, actor, username, instance_id, decision, reason="", edits=None):
-    a = actor(username)
-    role = "Department" if username.startswith("dept") else "School"
-    item = open_items(runtime, instance_id, role)[0]
-    return step(lambda s: reviews.review(s, runtime.runner, a, item.id, decision, reason, edits,
-                                         dict(transfers.HUKOU_KIND.labels)))
-
-
-def approve_all(runtime, step, actor, instance_id):
-    decide(runtime, step, actor, "dept_info", instance_id, "approve")
-    decide(runtime, step, actor, "school", instance_id, "approve")
-
-
-def label(runtime, instance_id):
-    with runtime.Session() as s:
-        return s.get(ProcessInstance, instance_id).status_label
-
-
-def info(runtime, graduate_id):
-    with runtime.Session() as s:
-        row = current_info(s, graduate_id, "hukou")
-        return (row.source, dict(row.fields)) if row else None
-
-
-def counts(runtime):
-    with runtime.Session() as s:
-        return tuple(s.scalar(select(func.count()).select_from(m)) for m in
-                     (ProcessInstance, WorkItem, AuditEvent, Attachment, TransferApplication, RegisteredInfo))
+start = partial(transfer_steps.start, HUKOU, default=BACK_HOME)
+decide = partial(transfer_steps.decide, HUKOU)
+reviewer_edit = partial(transfer_steps.reviewer_edit, HUKOU)
+approve_all = partial(transfer_steps.approve_all, HUKOU)
+info = partial(transfer_steps.info, HUKOU)
+label, counts = transfer_steps.label, transfer_steps.counts
 
 
 def test_hukou_registration_approved_shows_in_the_hukou_column(runtime, world, make_graduate, modules_open,
@@ -137,10 +105,7 @@ def test_reviewer_edit_of_hukou_info_sends_an_sms(runtime, world, make_graduate,
     # rules NOTE-3, REV-5, HUK-1
     grad = make_graduate("g1")
     inst = start(runtime, step, actor, "g1")
-    with runtime.Session() as s:
-        application = runtime.runner.task_data(s, open_items(runtime, inst.id, "Department")[0])["application"]
-        edited = transfers.build_application(transfers.HUKOU_KIND, s.get(Graduate, grad.id),
-                                             {**application, "hukou_address": "思明区湖滨南路2号"}, require_proof=False)
+    edited = reviewer_edit(runtime, grad.id, inst.id, {"hukou_address": "思明区湖滨南路2号"})
     decide(runtime, step, actor, "dept_info", inst.id, "approve", edits=edited)
     with runtime.Session() as s:
         assert s.scalar(select(AuditEvent).where(AuditEvent.instance_id == inst.id, AuditEvent.action == "edit"))
@@ -152,14 +117,14 @@ def test_reviewer_edit_of_hukou_info_sends_an_sms(runtime, world, make_graduate,
 def test_one_open_hukou_application_and_archive_is_independent(runtime, world, make_graduate, modules_open,
                                                                step, actor):
     # rules HUK-1, ARC-5
-    from processes.archive import services as archive
+    from processes.archive.kind import SPEC as ARCHIVE
 
     make_graduate("g1")
     start(runtime, step, actor, "g1")
     with pytest.raises(Conflict, match="正在办理中"):
         start(runtime, step, actor, "g1")
     g = actor("g1")
-    archive_app = step(lambda s: archive.start(s, runtime.runner, g, s.get(Graduate, g.graduate_id), "registration", {
+    archive_app = step(lambda s: services.start(ARCHIVE, s, runtime.runner, g, s.get(Graduate, g.graduate_id), "registration", {
         "archive_type": "转回生源地", "archive_unit": "人才中心", "division_code": "350203", "archive_address": "某路",
         "archive_postcode": "361000", "archive_contact": "档案室", "archive_phone": "0592-1234567"}))
     assert archive_app.status_label == "等待院系审核"  # one open application per kind, not per graduate
