@@ -60,6 +60,9 @@ class Graduate(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("school_id", "cohort", "id_number"),
         Index("ix_graduate_school_student_no", "school_id", "student_no"),
+        # every graduate request finds the current record by 身份证号; employers find one by name + 考生号
+        Index("ix_graduate_id_number", "id_number"),
+        Index("ix_graduate_name_exam_no", "name", "exam_no"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
