@@ -40,7 +40,10 @@ system-deps:
 run: $(STAMP) $(MO)
 	$(BIN)/gradflow run
 
-test: $(STAMP) $(MO) system-deps test-sqlite test-postgresql
+# The SQLite and PostgreSQL suites run side by side (2 cores: ~3 min instead of ~4); each one's output is
+# printed whole when it ends.
+test: $(STAMP) $(MO) system-deps
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
 test-sqlite: $(STAMP)
 	GRADFLOW_TEST_DB=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_PROCESSES = ROOT / "tests" / "data"
 TEST_MODULE = "tests.modules.testkit"  # test-only handlers and senders for the BPMN in tests/data
 PG_ADMIN_URL = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("GRADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# one Redis database per backend: `make test` runs the SQLite and the PostgreSQL suites side by side
+REDIS_URL = os.environ.get("GRADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/"
+                           + ("14" if os.environ.get("GRADFLOW_TEST_DB") == "postgresql" else "15"))
 
 
 def require_service(name: str, reason: str):
