@@ -13,18 +13,18 @@ HERE = Path(__file__).resolve().parent
 def module() -> ProcessModule:
     from . import api, assist, employer, handlers, openapi, pages, pdf
 
-    def form(key: str, page=None, description: str = "", answer: bool = False, note=None) -> FormSpec:
+    def form(key: str, page=None, description: str = "", answer: bool = False, note=None,
+             schema: dict | None = None) -> FormSpec:
         return FormSpec(key, api_complete=api.COMPLETERS.get(key), fields=api.FIELDS.get(key),
                         item_data=api.ITEM_DATA.get(key), graduate_page=page, description=description,
-                        answer=answer, todo_note=note)
+                        answer=answer, todo_note=note, completion_schema=schema or {})
 
     forms = (
-        form("offline_agreement", pages.offline_form, "同 OfflineAgreement"),
+        form("offline_agreement", pages.offline_form, "同 OfflineAgreement", schema=openapi.completions()),
         form("paper_agreement", pages.paper_form, "同 PaperAgreement"),
         form("stamped_upload", description="attachment_ids（盖章的就业协议书）", note=pages.stamped_note),
         form("invitation_answer", description="answer（accept / refuse）", answer=True, note=pages.invitation_note),
     )
-    forms[0].completion_schema.update(openapi.completions())
     return ProcessModule(
         name="agreements",
         title="就业协议",

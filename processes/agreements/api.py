@@ -296,7 +296,7 @@ def agreement_pdf_file(agreement_id: int):
 
 
 # -- offline signing (OFF) and paper registration (PAP) -------------------------------------
-def _start_offline(data: dict):
+def start_offline(data: dict):
     actor = graduate_actor()
     draft = _draft_flag(data)
     fields = _offline_fields(data, draft=draft)
@@ -306,7 +306,7 @@ def _start_offline(data: dict):
     return jsonify(payload(inst.id)), 201
 
 
-def _start_paper(data: dict):
+def start_paper(data: dict):
     actor = graduate_actor()
     form = valid(PaperAgreementForm.from_json(data))
     ids = attachment_ids(form, required="请上传盖章的纸质就业协议书图片")
@@ -374,14 +374,6 @@ def _complete_paper(item: WorkItem, data: dict) -> ProcessInstance:
 def _complete_answer(item: WorkItem, data: dict) -> ProcessInstance:
     form = valid(AnswerForm.from_json(data))
     return _answer(item, form.answer.data)
-
-
-def start_offline(data: dict):
-    return _start_offline(data)
-
-
-def start_paper(data: dict):
-    return _start_paper(data)
 
 
 COMPLETERS = {

@@ -220,14 +220,6 @@ def status_of(exc: EngineError) -> int:
     return 409 if isinstance(exc, Conflict) else 422
 
 
-def record_page(instance_id: int, *, error: str | None = None, status: int = 200, **extra):
-    return render_record(instance_id, error=error, status=status, **extra)
-
-
-def _scoped(instance_id: int) -> ProcessInstance:
-    return scoped_instance(instance_id)
-
-
 def _check_count(ids: list[int], files: list) -> None:
     if len(ids) + len(files) > MAX_IMAGES:
         raise ValidationFailed(f"最多上传{MAX_IMAGES}张图片", details={"images": [f"最多上传{MAX_IMAGES}张图片"]})
@@ -367,16 +359,16 @@ def paper_form(graduate: Graduate, item: WorkItem | None, data: dict | None = No
 
 # -- actions on a record ----------------------------------------------------------------
 def answer_with(instance_id: int, service, done: dict[str, str]):
-    _scoped(instance_id)
+    scoped_instance(instance_id)
     form = AnswerForm()
     if not form.validate_on_submit():
-        return record_page(instance_id, error=form.first_error(), status=422)
+        return render_record(instance_id, error=form.first_error(), status=422)
     actor = current_actor()
     how = form.answer.data
     try:
         run_step(lambda db: service(db, g.runtime.runner, actor, instance_id, how))
     except (ValidationFailed, Conflict) as exc:
-        return record_page(instance_id, error=exc.message, status=status_of(exc))
+        return render_record(instance_id, error=exc.message, status=status_of(exc))
     flash(done[how])
     return redirect(url_for("graduate.record", instance_id=instance_id))
 
@@ -386,17 +378,17 @@ def answer_with(instance_id: int, service, done: dict[str, str]):
 def answer(instance_id: int):
     """ONL-2: 接受 / 拒绝 an invitation before its deadline."""
     return answer_with(instance_id, signing.answer_invitation,
-                   {"accept": "已接受签约邀请，等待学校（院系）审核", "refuse": "已拒绝该签约邀请"})
+                       {"accept": "已接受签约邀请，等待学校（院系）审核", "refuse": "已拒绝该签约邀请"})
 
 
 @bp.route("/graduate/records/<int:instance_id>/stamped", methods=["POST"])
 @role_required("graduate")
 def stamped_upload(instance_id: int):
     """OFF-3 本人回传协议书: images of the stamped agreement."""
-    _scoped(instance_id)
+    scoped_instance(instance_id)
     form = StampedUploadForm(prefix="stamped")
     if not form.validate_on_submit():
-        return record_page(instance_id, error=form.first_error(), status=422, stamped_form=form)
+        return render_record(instance_id, error=form.first_error(), status=422, stamped_form=form)
     actor = current_actor()
     files = uploads(form.images.name)
     kept = list(form.attachment_ids.data or [])
@@ -408,7 +400,7 @@ def stamped_upload(instance_id: int):
     try:
         run_step(do)
     except (ValidationFailed, Conflict) as exc:
-        return record_page(instance_id, error=exc.message, status=status_of(exc), stamped_form=form)
+        return render_record(instance_id, error=exc.message, status=status_of(exc), stamped_form=form)
     flash("已回传盖章的就业协议书，等待学校（院系）签约审核")
     return redirect(url_for("graduate.record", instance_id=instance_id))
 
@@ -417,17 +409,17 @@ def stamped_upload(instance_id: int):
 @role_required("graduate")
 def assist_link(instance_id: int):
     """OFF-3 用人单位协助回传协议书: a one-time link, shown once and sent to the employer by SMS."""
-    _scoped(instance_id)
+    scoped_instance(instance_id)
     if not ActionForm().validate_on_submit():
-        return record_page(instance_id, error="页面已过期，请刷新后重试", status=400)
+        return render_record(instance_id, error="页面已过期，请刷新后重试", status=400)
     actor = current_actor()
     try:
         token = run_step(lambda db: signing.create_assist_link(db, actor, instance_id,
                                                                base_url=g.runtime.settings.base_url))
     except (ValidationFailed, Conflict) as exc:
-        return record_page(instance_id, error=exc.message, status=status_of(exc))
+        return render_record(instance_id, error=exc.message, status=status_of(exc))
     url = url_for("assist.page", token=token, _external=True)
-    return record_page(instance_id, assist_url=url)
+    return render_record(instance_id, assist_url=url)
 
 
 def record_actions(db, instance: ProcessInstance, ctx: dict) -> dict:

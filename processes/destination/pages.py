@@ -12,8 +12,7 @@ from domain import dicts
 from domain.attachments import store_images
 from domain.models import Attachment, DestinationRecord, EffectiveDestination, Graduate
 from engine.models import ProcessInstance, WorkItem
-from forms.base import ActionForm
-from webapp.graduate.routes import me
+from webapp.graduate.routes import me, record_action
 from webapp.session import current_actor, role_required, run_step
 
 from . import services
@@ -100,16 +99,8 @@ def resubmit_page(graduate: Graduate, item: WorkItem, data: dict[str, Any]):
 @bp.route("/graduate/records/<int:instance_id>/void", methods=["POST"])
 @role_required("graduate")
 def void(instance_id: int):
-    if not ActionForm().validate_on_submit():
-        raise ValidationFailed("页面已过期，请刷新后重试")
-    actor = current_actor()
-    try:
-        run_step(lambda db: services.void(db, g.runtime.runner, actor, instance_id))
-    except Conflict as exc:
-        flash(exc.message, "error")
-    else:
-        flash("该去向已作废，可重新登记去向或签约")
-    return redirect(url_for("graduate.record", instance_id=instance_id))
+    """DST-3."""
+    return record_action(instance_id, services.void, "该去向已作废，可重新登记去向或签约")
 
 
 # -- what the generic pages show of this module ---------------------------------------------------

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from core.errors import Conflict, ValidationFailed
 from domain.models import Graduate
 from engine.models import ProcessInstance, WorkItem
-from forms.base import ActionForm
+from webapp.graduate.routes import record_action
 from webapp.records import edit_changes_for
 from webapp.session import current_actor, role_required, run_step
 
@@ -76,16 +76,8 @@ def reviewer_page(item: WorkItem, data: dict[str, Any]):
 @bp.route("/graduate/records/<int:instance_id>/withdraw", methods=["POST"])
 @role_required("graduate")
 def withdraw(instance_id: int):
-    if not ActionForm().validate_on_submit():
-        raise ValidationFailed("页面已过期，请刷新后重试")
-    actor = current_actor()
-    try:
-        run_step(lambda db: services.withdraw(db, g.runtime.runner, actor, instance_id))
-    except Conflict as exc:
-        flash(exc.message, "error")
-    else:
-        flash("已撤回，请修改后重新提交")
-    return redirect(url_for("graduate.record", instance_id=instance_id))
+    """REV-6."""
+    return record_action(instance_id, services.withdraw, "已撤回，请修改后重新提交")
 
 
 def record_extras(db, instance: ProcessInstance, ctx: dict[str, Any]) -> dict[str, Any]:

@@ -22,12 +22,11 @@ from processes.agreements.pages import (
     empty_view,
     kept_and_uploaded,
     prefilled,
-    record_page,
     rows,
     status_of,
     uploads,
 )
-from webapp.graduate.routes import me
+from webapp.graduate.routes import me, render_record
 from webapp.session import current_actor, log_refusal, role_required, run_step
 
 from . import services
@@ -129,7 +128,7 @@ def _save_letter(graduate: Graduate, form: TerminationLetterForm, agreement_id: 
 def termination_answer(instance_id: int):
     """TRM-2: the graduate answers a termination the employer asked for."""
     return answer_with(instance_id, services.answer_termination,
-                   {"accept": "已同意解约，等待学校（院系）审核", "refuse": "已拒绝解约，协议继续有效"})
+                       {"accept": "已同意解约，等待学校（院系）审核", "refuse": "已拒绝解约，协议继续有效"})
 
 
 @bp.route("/graduate/agreements/<int:agreement_id>/terminate", methods=["POST"])
@@ -148,7 +147,7 @@ def terminate(agreement_id: int):
     else:
         form = TerminationLetterForm(prefix="term")
     if not form.validate_on_submit():
-        return record_page(instance_id, error=form.first_error(), status=422, term_form=form)
+        return render_record(instance_id, error=form.first_error(), status=422, term_form=form)
     try:
         if agreement.kind == "online":
             clean = form.clean()
@@ -157,7 +156,7 @@ def terminate(agreement_id: int):
         else:
             inst = _save_letter(graduate, form, agreement_id, None)
     except (ValidationFailed, Conflict) as exc:
-        return record_page(instance_id, error=exc.message, status=status_of(exc), term_form=form)
+        return render_record(instance_id, error=exc.message, status=status_of(exc), term_form=form)
     flash("解约申请已提交，等待用人单位回应" if agreement.kind == "online" else "解约申请已提交，等待学校（院系）审核")
     return redirect(url_for("graduate.record", instance_id=inst.id))
 

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from core.db import utcnow
-from core.errors import Forbidden
+from core.errors import Conflict, Forbidden, ValidationFailed
 from domain.access import POLICY
 from domain.accounts import current_graduate
 from domain.models import Account, Attachment, Graduate, Message
@@ -234,6 +234,20 @@ def attachment(attachment_id: int):
     resp.headers["Cache-Control"] = "private, max-age=3600"
     resp.headers["Content-Disposition"] = "inline"
     return resp
+
+
+def record_action(instance_id: int, service: Any, done: str):
+    """A button on a record page (void, withdraw): one step, its refusal or success flashed, back to the record."""
+    if not ActionForm().validate_on_submit():
+        raise ValidationFailed("页面已过期，请刷新后重试")
+    actor = current_actor()
+    try:
+        run_step(lambda db: service(db, g.runtime.runner, actor, instance_id))
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash(done)
+    return redirect(url_for("graduate.record", instance_id=instance_id))
 
 
 def open_graduate_item(graduate_id: int, form_key: str) -> WorkItem | None:
