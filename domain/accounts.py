@@ -11,7 +11,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.config import password_hash_method
 from core.db import utcnow
-from domain.models import Account, ApiToken, Graduate
+from domain.access import permissions_of
+from domain.models import Account, ApiToken, Graduate, School
 from engine.services import Actor
 
 ROLE_LANE = {
@@ -56,8 +57,12 @@ def current_graduate(session: Session, account: Account) -> Graduate | None:
     )
 
 
-def actor_for(session: Session, account: Account) -> Actor:
-    graduate = current_graduate(session, account)
+def actor_for(session: Session, account: Account, graduate: Graduate | None = None) -> Actor:
+    """The actor an account acts as; a graduate as their current cohort record unless `graduate` is given."""
+    graduate = graduate or current_graduate(session, account)
+    school_ids: tuple[int, ...] = ()
+    if account.role == "province" and account.province_id is not None:
+        school_ids = tuple(session.scalars(select(School.id).where(School.province_id == account.province_id)))
     return Actor(
         id=account.id,
         name=account.display_name,
@@ -67,6 +72,8 @@ def actor_for(session: Session, account: Account) -> Actor:
         graduate_id=graduate.id if graduate else None,
         employer_id=account.employer_id,
         province_id=account.province_id,
+        permissions=permissions_of(account),
+        school_ids=school_ids,
     )
 
 

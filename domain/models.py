@@ -1,11 +1,12 @@
 """Domain tables: organisations, graduates, accounts, destinations, attachments, messages."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -28,6 +29,18 @@ class Province(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(50))
     agreement_type: Mapped[str] = mapped_column(String(20), default="three_party")  # MOD-3
     enabled_modules: Mapped[list] = mapped_column(JSON, default=list)  # MOD-2
+
+
+class Cohort(Timestamped, Base):
+    """A 届别 (GRAD-4): one graduating year with its season's dates. Graduates, instances, work items and
+    agreements carry its year, so a season can be listed, partitioned and archived on its own."""
+
+    __tablename__ = "cohort"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # e.g. 2026 (2026届)
+    name: Mapped[str] = mapped_column(String(20))  # 2026届
+    starts_on: Mapped[date] = mapped_column(Date)  # the season opens (registration begins)
+    ends_on: Mapped[date] = mapped_column(Date)  # the season closes (after that the cohort is history)
 
 
 class School(Timestamped, Base):
@@ -68,7 +81,7 @@ class Graduate(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    cohort: Mapped[int] = mapped_column(Integer)  # 届, e.g. 2026
+    cohort: Mapped[int] = mapped_column(ForeignKey("cohort.year"))  # 届 (GRAD-4), e.g. 2026
     exam_no: Mapped[str] = mapped_column(String(20))  # 考生号
     name: Mapped[str] = mapped_column(String(50))
     id_number: Mapped[str] = mapped_column(String(18))
@@ -119,9 +132,30 @@ class Account(Timestamped, Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(5), default="zh")
+    # ROLE-2: per module area (basic, archive, hukou) one of rw (读写), ro (只读), none (无权限), for school and
+    # department accounts; missing areas take the ROLE-2 defaults (domain.access.DEFAULT_PERMISSIONS).
+    module_permissions: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     # Stored in the login session; logout and a password change bump it, so every older session cookie
     # (a copy kept from before the logout) is refused by the user loader (issue 12).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class SettingChange(Base):
+    """An audited change of accounts, permissions or module settings (ROLE-2, MOD-2..6), append-only."""
+
+    __tablename__ = "setting_change"
+    __table_args__ = (Index("ix_setting_change_target", "target", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(Integer)  # who changed it
+    actor_name: Mapped[str] = mapped_column(String(100), default="")
+    action: Mapped[str] = mapped_column(String(50))  # e.g. enable_module, set_permissions, create_account
+    target: Mapped[str] = mapped_column(String(20))  # province | school | account | graduate
+    target_id: Mapped[int] = mapped_column(Integer)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class ApiToken(Base):
@@ -248,6 +282,7 @@ class Agreement(Timestamped, Base):
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"))  # None: offline/paper
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
     kind: Mapped[str] = mapped_column(String(10))  # online | offline | paper
+    cohort: Mapped[int | None] = mapped_column(Integer, index=True)  # the graduate's 届 (GRAD-4)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     fields: Mapped[dict] = mapped_column(JSON, default=dict)  # ONL-1 / OFF-1 fields
     attachment_ids: Mapped[list] = mapped_column(JSON, default=list)  # stamped agreement images

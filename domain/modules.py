@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.services import CompletionHook, Extensions, Handler, Sender
+from engine.services import CompletionHook, Extensions, Handler, Sender, StepHook
 
 # A view, an API handler, a blueprint: web-layer objects that this layer only carries.
 View = Callable[..., Any]
@@ -80,6 +80,17 @@ class ModuleEntry:
 
 
 @dataclass
+class NavLink:
+    """A link in the header for some account roles (school, department, province, admin ...)."""
+
+    title: str  # Chinese, translated with _() in the template
+    endpoint: str
+    roles: tuple[str, ...]  # account roles (Account.role) that see it
+    area: str = ""  # ROLE-2 area the link needs (not "none"); empty: no area
+    element_id: str = ""
+
+
+@dataclass
 class ProcessModule:
     name: str
     title: str
@@ -102,6 +113,10 @@ class ProcessModule:
     home_template: str = ""  # a block on the graduate's 去向填报 page (how to start its processes)
     home_context: Callable[[Any, Any], dict[str, Any]] | None = None  # fn(db, graduate)
     entry: ModuleEntry | None = None  # its card on the graduate's module chooser, when it has a page of its own
+    # ROLE-2: the permission area its processes belong to (basic = 基本信息和就业信息, archive, hukou).
+    area: str = "basic"
+    step_hooks: tuple[StepHook, ...] = ()  # run at the end of every step of every process
+    nav: tuple[NavLink, ...] = ()  # header links for staff roles
 
 
 _LABEL = re.compile(r'name="statusLabel" value="([^"]+)"')
@@ -130,7 +145,15 @@ class ModuleRegistry:
             ext.add_handlers(module.handlers)
             ext.add_hooks(module.hooks)
             ext.add_senders(module.senders)
+            ext.add_step_hooks(module.step_hooks)
         return ext
+
+    def process_areas(self) -> dict[str, str]:
+        """ROLE-2: process id -> permission area, for the access policy."""
+        return {pid: m.area for m in self.modules for pid in m.process_ids}
+
+    def nav_links(self, role: str) -> list[NavLink]:
+        return [link for m in self.modules for link in m.nav if role in link.roles]
 
     def bpmn_dirs(self) -> list[Path]:
         return [m.bpmn_dir for m in self.modules]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from stdnum.cn import ric, uscc
 
 from domain.accounts import hash_password
+from domain.cohorts import ensure_cohort
 from domain.models import Account, Department, Graduate, Province, School
 
 DEMO_PASSWORD = "demo1234"
@@ -64,6 +65,7 @@ def make_graduate(session: Session, school: School, department: Department, *, n
         hukou_in_school=True, email=f"grad{n}@example.edu.cn", phone=f"138{n:08d}",
     )
     fields.update(kw)
+    ensure_cohort(session, int(fields["cohort"]))
     graduate = Graduate(school_id=school.id, department_id=department.id, **fields)
     if confirmed:
         from core.db import utcnow
@@ -74,6 +76,9 @@ def make_graduate(session: Session, school: School, department: Department, *, n
     if username:
         make_account(session, username, "graduate", name, id_number=graduate.id_number)
     return graduate
+
+
+ALL_READ_WRITE = {"basic": "rw", "archive": "rw", "hukou": "rw"}  # ROLE-2
 
 
 def seed_demo(session: Session) -> bool:
@@ -87,9 +92,13 @@ def seed_demo(session: Session) -> bool:
     econ = make_department(session, school, "经济学院")
     make_account(session, "admin", "admin", "系统管理员")
     make_account(session, "province", "province", "福建省教育厅", province_id=province.id)
-    make_account(session, "school", "school", "厦门大学就业指导中心", school_id=school.id)
-    make_account(session, "dept_info", "department", "信息学院审核员", school_id=school.id, department_id=cs.id)
-    make_account(session, "dept_econ", "department", "经济学院审核员", school_id=school.id, department_id=econ.id)
+    # ROLE-2: the province gave the demo school read-write on all three areas (the default is basic only)
+    make_account(session, "school", "school", "厦门大学就业指导中心", school_id=school.id,
+                 module_permissions=ALL_READ_WRITE)
+    make_account(session, "dept_info", "department", "信息学院审核员", school_id=school.id, department_id=cs.id,
+                 module_permissions=ALL_READ_WRITE)
+    make_account(session, "dept_econ", "department", "经济学院审核员", school_id=school.id, department_id=econ.id,
+                 module_permissions=ALL_READ_WRITE)
     # 生源所在地 pre-fills 转回生源地 (ARC-3); the hukou module is only for hukou moved to the school (MOD-5)
     make_graduate(session, school, cs, name="张三", username="zhangsan", confirmed=False,
                   origin_code="350203", origin_name="福建省厦门市思明区", hukou_in_school=True)

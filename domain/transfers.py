@@ -222,7 +222,8 @@ def start(session: Session, runner: Runner, actor: Actor, graduate: Graduate, ki
     check_attachments(session, graduate.id, application["attachment_ids"])
     instance = runner.start(
         session, process_id, actor,
-        scope={"graduate_id": graduate.id, "school_id": graduate.school_id, "department_id": graduate.department_id},
+        scope={"graduate_id": graduate.id, "school_id": graduate.school_id, "department_id": graduate.department_id,
+               "cohort": graduate.cohort},
         data={"review_levels": graduate.school.review_levels, "graduate_id": graduate.id, "kind": kind.code,
               "action": action},
         title=kind.title_of(action), category=application[kind.type_field],

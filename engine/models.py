@@ -36,6 +36,7 @@ class ProcessInstance(Timestamped, Base):
     employer_id: Mapped[int | None] = mapped_column(Integer, index=True)
     school_id: Mapped[int | None] = mapped_column(Integer, index=True)
     department_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    cohort: Mapped[int | None] = mapped_column(Integer, index=True)  # the season (届) it belongs to
     status: Mapped[str] = mapped_column(String(20), default="running", index=True)  # running|completed|error
     status_label: Mapped[str] = mapped_column(String(100), default="")
     category: Mapped[str] = mapped_column(String(100), default="")  # e.g. destination type, for lists
@@ -76,6 +77,7 @@ class WorkItem(Base):
     employer_id: Mapped[int | None] = mapped_column(Integer, index=True)
     school_id: Mapped[int | None] = mapped_column(Integer)
     department_id: Mapped[int | None] = mapped_column(Integer)
+    cohort: Mapped[int | None] = mapped_column(Integer)  # copied from the instance
     subject_name: Mapped[str] = mapped_column(String(100), default="")  # graduate's name, for search
     subject_no: Mapped[str] = mapped_column(String(50), default="")  # 学号
     category: Mapped[str] = mapped_column(String(100), default="")

@@ -225,6 +225,7 @@ class Runner:
                 employer_id=instance.employer_id,
                 school_id=instance.school_id,
                 department_id=instance.department_id,
+                cohort=instance.cohort,
                 subject_name=instance.subject_name,
                 subject_no=instance.subject_no,
                 category=instance.category,
@@ -253,7 +254,7 @@ class Runner:
             subject_name=subject_name,
             subject_no=subject_no,
             serialized="{}",
-            **{k: scope.get(k) for k in ("graduate_id", "employer_id", "school_id", "department_id")},
+            **{k: scope.get(k) for k in ("graduate_id", "employer_id", "school_id", "department_id", "cohort")},
         )
         session.add(instance)
         session.flush()  # handlers need the instance id
@@ -263,7 +264,7 @@ class Runner:
         self._sync_work_items(session, instance, workflow, actor)
         session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="start",
                                data_after=data or {}, status_label=instance.status_label))
-        self._flush(session)
+        self._after_step(ctx)
         return instance
 
     def open_work_item(self, session: Session, work_item_id: int, actor: services.Actor) -> WorkItem:
@@ -314,7 +315,7 @@ class Runner:
             task_name=item.task_name, task_title=item.title, decision=decision, reason=reason,
             data_before=before, data_after=copy.deepcopy(data), status_label=instance.status_label,
         ))
-        self._flush(session)
+        self._after_step(ctx)
         return instance
 
     def save_draft(self, session: Session, work_item_id: int, actor: services.Actor,
@@ -355,7 +356,7 @@ class Runner:
         self._sync_work_items(session, instance, workflow, actor)
         session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name,
                                action=name, status_label=instance.status_label))
-        self._flush(session)
+        self._after_step(ctx)
         return instance
 
     def fire_timers(self, session: Session, instance: ProcessInstance) -> ProcessInstance:
@@ -368,8 +369,15 @@ class Runner:
         if instance.status_label != label_before or instance.status == "completed":
             session.add(AuditEvent(instance_id=instance.id, actor_name="系统", action="timer",
                                    status_label=instance.status_label))
-        self._flush(session)
+        self._after_step(ctx)
         return instance
+
+    def _after_step(self, ctx: services.StepContext) -> None:
+        """Flush the step's rows, then let the step hooks update what depends on them (same transaction)."""
+        self._flush(ctx.session)
+        for hook in self.extensions.step_hooks:
+            hook(ctx)
+        self._flush(ctx.session)
 
     @staticmethod
     def _flush(session: Session) -> None:

@@ -32,6 +32,9 @@ class Actor:
     graduate_id: int | None = None
     employer_id: int | None = None
     province_id: int | None = None
+    # Per-area permissions of the account (opaque here, read by the access policy); None: not restricted.
+    permissions: dict[str, str] | None = None
+    school_ids: tuple[int, ...] = ()  # the schools a wider scope (a province) covers
     system: bool = False
 
 
@@ -64,6 +67,9 @@ class Policy(Protocol):
 Handler = Callable[[StepContext, dict[str, Any], dict[str, Any]], Any]
 # Called after a user task completes: (ctx, task_spec, task_data).
 CompletionHook = Callable[[StepContext, Any, dict[str, Any]], None]
+# Called at the end of every step that moves an instance (start, complete, message, timer), inside its
+# transaction, after the work items are in place: projections that must be right at commit (PRV-2) live here.
+StepHook = Callable[[StepContext], None]
 # A sender gets the row and the deliverer's session: what it writes commits together with
 # the row's delivered mark, so a sender that writes to the database takes effect exactly once.
 Sender = Callable[[OutboxMessage, Session], None]
@@ -76,6 +82,7 @@ class Extensions:
         self.handlers: dict[str, Handler] = {}
         self.hooks: list[CompletionHook] = []
         self.senders: dict[str, Sender] = {}
+        self.step_hooks: list[StepHook] = []
 
     def add_handlers(self, handlers: dict[str, Handler]) -> None:
         self._add(self.handlers, handlers, "服务任务处理程序")
@@ -85,6 +92,9 @@ class Extensions:
 
     def add_hooks(self, hooks: Iterable[CompletionHook]) -> None:
         self.hooks.extend(hooks)
+
+    def add_step_hooks(self, hooks: Iterable[StepHook]) -> None:
+        self.step_hooks.extend(hooks)
 
     @staticmethod
     def _add(target: dict[str, Any], new: dict[str, Any], what: str) -> None:

@@ -70,6 +70,7 @@ def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModu
     notify.configure_spool(settings.var_dir / "outbox")
     secure_sqlite_file(settings.database_url)  # its directory exists, the file is 0600 (issue 12)
     db = make_engine(settings.database_url)
+    POLICY.use_areas(registry_of_modules.process_areas())  # ROLE-2: which area each process belongs to
     registry = SpecRegistry(registry_of_modules.bpmn_dirs())
     runner = Runner(registry, extensions, POLICY, script_time_limit=settings.script_time_limit_seconds)
     return Runtime(settings=settings, db=db, Session=make_session_factory(db), registry=registry, runner=runner,

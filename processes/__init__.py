@@ -12,9 +12,14 @@ def modules() -> list[ProcessModule]:
         destination,
         hukou,
         review,
+        roster,
+        schools,
+        statistics,
+        sync,
         terminations,
         verification,
     )
 
     return [review.module(), destination.module(), agreements.module(), terminations.module(), confirmation.module(),
-            archive.module(), hukou.module(), verification.module()]
+            archive.module(), hukou.module(), verification.module(), schools.module(), roster.module(),
+            statistics.module(), sync.module()]

@@ -142,9 +142,12 @@ def world(runtime):
         school = seed.make_school(s, province)
         info = seed.make_department(s, school, "信息学院")
         econ = seed.make_department(s, school, "经济学院")
-        seed.make_account(s, "school", "school", "学校就业部门", school_id=school.id)
-        seed.make_account(s, "dept_info", "department", "信息学院审核员", school_id=school.id, department_id=info.id)
-        seed.make_account(s, "dept_econ", "department", "经济学院审核员", school_id=school.id, department_id=econ.id)
+        rw = seed.ALL_READ_WRITE  # ROLE-2: these reviewers work every area
+        seed.make_account(s, "school", "school", "学校就业部门", school_id=school.id, module_permissions=rw)
+        seed.make_account(s, "dept_info", "department", "信息学院审核员", school_id=school.id, department_id=info.id,
+                          module_permissions=rw)
+        seed.make_account(s, "dept_econ", "department", "经济学院审核员", school_id=school.id, department_id=econ.id,
+                          module_permissions=rw)
         seed.make_account(s, "admin", "admin", "管理员")
         s.commit()
         return World(province=province, school=school, info=info, econ=econ)

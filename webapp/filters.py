@@ -18,6 +18,23 @@ def mask_id(value: str | None) -> str:
     return value[:4] + "*" * (len(value) - 8) + value[-4:]
 
 
+def nav_links() -> list:
+    """The header links the process modules declare for the logged-in role, on areas it may enter (ROLE-2)."""
+    from flask import g
+    from flask_login import current_user
+
+    from domain.access import POLICY
+    from webapp.session import current_actor
+
+    if not current_user.is_authenticated or g.get("runtime") is None:
+        return []
+    links = g.runtime.modules.nav_links(current_user.role)
+    if any(link.area for link in links):
+        actor = current_actor()
+        links = [link for link in links if not link.area or POLICY.may_read_area(actor, link.area)]
+    return links
+
+
 def register(app) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["mask_id"] = mask_id
@@ -26,5 +43,6 @@ def register(app) -> None:
     app.jinja_env.globals.update(
         get_locale=get_locale,
         ROLE_NAMES=ROLE_NAMES,
+        nav_links=nav_links,
         dest_type_name=lambda code: (dicts.destination_type(code) or {}).get("name", code),
     )

@@ -43,6 +43,7 @@ def _render_later(ctx: StepContext, agreement: Agreement) -> None:
 def invite(ctx: StepContext, data: dict, params: dict):
     deadline = datetime.fromisoformat(data["answer_deadline"]).astimezone(UTC).replace(tzinfo=None)
     agreement = Agreement(graduate_id=ctx.instance.graduate_id, employer_id=ctx.instance.employer_id,
+                          cohort=ctx.instance.cohort,
                           instance_id=ctx.instance.id, kind="online", status="invited",
                           fields=dict(data.get("invitation") or {}), answer_deadline=deadline)
     ctx.session.add(agreement)
@@ -144,7 +145,8 @@ def reject(ctx: StepContext, data: dict, params: dict):
 def _upsert_agreement(ctx: StepContext, kind: str, status: str, fields: dict) -> Agreement:
     agreement = ctx.session.scalar(select(Agreement).where(Agreement.instance_id == ctx.instance.id))
     if agreement is None:
-        agreement = Agreement(graduate_id=ctx.instance.graduate_id, instance_id=ctx.instance.id, kind=kind)
+        agreement = Agreement(graduate_id=ctx.instance.graduate_id, instance_id=ctx.instance.id, kind=kind,
+                              cohort=ctx.instance.cohort)
         ctx.session.add(agreement)
         ctx.session.flush()
         rules.claim_agreement(ctx.session, agreement)  # ONL-3 applies to every kind of agreement

@@ -40,7 +40,7 @@ TITLES = {
 
 def scope_of(graduate: Graduate, employer_id: int | None = None) -> dict:
     return {"graduate_id": graduate.id, "school_id": graduate.school_id, "department_id": graduate.department_id,
-            "employer_id": employer_id}
+            "employer_id": employer_id, "cohort": graduate.cohort}
 
 
 def open_item(session: Session, instance_id: int, form_key: str) -> WorkItem:

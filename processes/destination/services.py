@@ -90,7 +90,8 @@ def start_filing(session: Session, runner: Runner, actor: Actor, graduate: Gradu
     check_attachments(session, graduate.id, application["attachment_ids"])
     instance = runner.start(
         session, PROCESS_ID, actor,
-        scope={"graduate_id": graduate.id, "school_id": graduate.school_id, "department_id": graduate.department_id},
+        scope={"graduate_id": graduate.id, "school_id": graduate.school_id, "department_id": graduate.department_id,
+               "cohort": graduate.cohort},
         data={"review_levels": graduate.school.review_levels, "graduate_id": graduate.id},
         title="其他毕业去向登记", category=application["type_name"],
         subject_name=graduate.name, subject_no=graduate.student_no,

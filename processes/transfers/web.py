@@ -33,6 +33,7 @@ class TransferWeb:
             title=kind.registration_title,
             bpmn_dir=bpmn_dir,
             process_ids=spec.process_ids,
+            area=spec.code,  # ROLE-2: 档案信息 / 户口信息
             starts=(StartSpec(spec.registration_id, kind.registration_title, spec.form_key, api.start_registration,
                               schema=spec.schema_name),
                     StartSpec(spec.change_id, kind.change_title, spec.form_key, api.start_change,

@@ -39,7 +39,8 @@ def record(ctx: StepContext, data: dict[str, Any], params: dict[str, Any]) -> No
 def start(session, actor, graduate: Graduate):
     return g.runtime.runner.start(
         session, PROCESS_ID, actor,
-        scope={"graduate_id": graduate.id, "school_id": graduate.school_id, "department_id": graduate.department_id},
+        scope={"graduate_id": graduate.id, "school_id": graduate.school_id, "department_id": graduate.department_id,
+               "cohort": graduate.cohort},
         data={"review_levels": graduate.school.review_levels, "application": {}}, title="示例登记",
         subject_name=graduate.name, subject_no=graduate.student_no)
 
