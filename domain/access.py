@@ -41,8 +41,11 @@ def permissions_of(account: Account) -> dict[str, str] | None:
     if account.role not in ("school", "department"):
         return None
     stored = account.module_permissions or {}
-    return {area: stored.get(area) if stored.get(area) in PERMISSION_NAMES else DEFAULT_PERMISSIONS[area]
-            for area in AREAS}
+    found: dict[str, str] = {}
+    for area in AREAS:
+        value = stored.get(area)
+        found[area] = value if isinstance(value, str) and value in PERMISSION_NAMES else DEFAULT_PERMISSIONS[area]
+    return found
 # ROLE-1: the row column that must equal the actor's own scope, per role (lane).
 SCOPE_COLUMN = {GRADUATE: "graduate_id", DEPARTMENT: "department_id", SCHOOL: "school_id", EMPLOYER: "employer_id"}
 

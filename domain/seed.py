@@ -65,7 +65,7 @@ def make_graduate(session: Session, school: School, department: Department, *, n
         hukou_in_school=True, email=f"grad{n}@example.edu.cn", phone=f"138{n:08d}",
     )
     fields.update(kw)
-    ensure_cohort(session, int(fields["cohort"]))
+    ensure_cohort(session, int(str(fields["cohort"])))
     graduate = Graduate(school_id=school.id, department_id=department.id, **fields)
     if confirmed:
         from core.db import utcnow
