@@ -23,6 +23,12 @@ _ALLOWED: dict[str | None, str] = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG"}
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 _QUALITIES = (85, 70, 55, 40)
 _SCALE_STEP = 0.8
+# The longest edge of a stored photo: a proof or a stamped page stays legible, and a phone photo of 12 or
+# 24 megapixels is decoded at 1/2 or 1/4 scale by the JPEG decoder itself (draft), so its cost is bounded.
+MAX_EDGE = 2000
+# Checked on the header before any pixel is decoded: the decode cost of a PNG grows with its pixels
+# (a 6000x6600 PNG took 6.9 s and 620 MB before this bound, issue 12).
+MAX_PIXELS = 25_000_000
 
 
 class ImageRejected(ValueError):
@@ -103,12 +109,26 @@ def _for_jpeg(img: Image.Image) -> Image.Image:
     return img.convert("L" if img.mode in ("1", "L") else "RGB")
 
 
+def _within_edge(img: Image.Image) -> Image.Image:
+    if max(img.size) > MAX_EDGE:
+        img.thumbnail((MAX_EDGE, MAX_EDGE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return img
+
+
+def _draft(img: Image.Image, fmt: str) -> None:
+    """Have the JPEG decoder decode at the smallest 1/2^n scale that still covers MAX_EDGE."""
+    if fmt == "JPEG" and max(img.size) > MAX_EDGE:
+        ratio = MAX_EDGE / max(img.size)
+        img.draft(img.mode if img.mode in ("L", "RGB") else "RGB",
+                  (max(1, round(img.width * ratio)), max(1, round(img.height * ratio))))
+
+
 def process_image(
     raw: bytes,
     *,
     max_bytes: int = 300 * 1024,
     max_input_bytes: int = 12 * 1024 * 1024,
-    max_pixels: int = 40_000_000,
+    max_pixels: int = MAX_PIXELS,
 ) -> StoredImage:
     if not raw:
         raise ImageRejected(MSG_EMPTY)
@@ -120,6 +140,7 @@ def process_image(
         img.verify()
         img = _open(raw, max_pixels)  # verify() leaves the image unusable
         fmt = _ALLOWED[img.format]
+        _draft(img, fmt)
         img.load()
         img = ImageOps.exif_transpose(img)
         # Savers copy some metadata (ICC, comments) from .info, so keep only what PNG needs.
@@ -139,7 +160,7 @@ def process_image(
         if len(data) <= max_bytes:
             return _stored(data, "PNG", png.size)
 
-    base = _for_jpeg(img)
+    base = _within_edge(_for_jpeg(img))
     scale = 1.0
     while True:
         w, h = max(1, round(base.width * scale)), max(1, round(base.height * scale))

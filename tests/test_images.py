@@ -115,7 +115,7 @@ def test_huge_pixel_count_png_is_refused():
     assert len(raw) < 1024 * 1024
     with pytest.raises(ImageRejected) as exc:
         process_image(raw)
-    assert exc.value.message == "图片尺寸过大（超过4000万像素）"
+    assert exc.value.message == "图片尺寸过大（超过2500万像素）"
 
 
 def test_exif_rotation_applied_and_metadata_stripped():
