@@ -92,10 +92,79 @@ def _inplace(op: str, x: Any, y: Any) -> Any:
     return _INPLACE[op](x, y)
 
 
+# The shape of code a BPMN script, condition or timer expression may have (issue 12). Straight-line code
+# only: no loop, no try (a script cannot catch its own timeout), no function, no comprehension, so every
+# script ends after a number of operations bounded by its length. What can grow a value is bounded too:
+# no ** or << (7 ** 30000000 runs for seconds in C), and + and * (by a literal at most MAX_REPEAT) may at
+# most multiply the size of the data they start from by MAX_GROWTH ('a' * 2000000000 is refused).
+_ALLOWED_NODES = (
+    ast.Module, ast.Expression, ast.Expr, ast.Assign, ast.AugAssign, ast.If, ast.IfExp, ast.Pass,
+    ast.Name, ast.Load, ast.Store, ast.Constant, ast.Compare, ast.BoolOp, ast.UnaryOp, ast.BinOp,
+    ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Subscript, ast.Slice, ast.Attribute, ast.Call, ast.keyword,
+    ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv,
+    ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
+)
+_CALLABLE = frozenset({"len", "str", "int", "float", "bool", "min", "max", "abs", "round", "list", "dict",
+                       "sorted", "any", "all", "datetime", "date", "timedelta"})
+_METHODS = frozenset({"get", "keys", "values", "items", "strip", "lower", "upper", "startswith", "endswith",
+                      "isoformat", "date", "fromisoformat", "now", "today"})
+MAX_REPEAT = 1000  # the largest literal a value may be multiplied by
+MAX_GROWTH = 4096  # how many times + and * together may multiply a value's size
+MAX_LITERAL = 10_000  # characters of one string literal
+
+
+def check_shape(source: str, mode: str = "exec") -> None:
+    """Refuse code outside the bounded shape above, with a message naming the first thing refused."""
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as exc:
+        raise ScriptRefused(f"流程脚本有语法错误：{exc.msg}") from None
+    growth = 1
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            raise ScriptRefused("流程脚本不允许 import，已拒绝执行")
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ScriptRefused(f"流程脚本不允许使用 {type(node).__name__}（只允许赋值、条件和表达式，"
+                                "不允许循环、try、函数和推导式），已拒绝执行")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) and len(node.value) > MAX_LITERAL:
+            raise ScriptRefused("流程脚本中的字符串常量过长，已拒绝执行")
+        growth *= _growth(node)
+        if growth > MAX_GROWTH:
+            raise ScriptRefused("流程脚本可能生成过大的数据（+ 和 * 过多或乘数过大），已拒绝执行")
+        if isinstance(node, ast.Call):
+            _check_call(node)
+
+
+def _growth(node: ast.AST) -> int:
+    if isinstance(node, ast.BinOp):
+        op, operands = node.op, [node.left, node.right]
+    elif isinstance(node, ast.AugAssign):
+        op, operands = node.op, [node.value]
+    else:
+        return 1
+    if isinstance(op, ast.Add):
+        return 2
+    if isinstance(op, ast.Mult):
+        literal = [o.value for o in operands if isinstance(o, ast.Constant) and isinstance(o.value, int | float)]
+        if not literal or abs(literal[0]) > MAX_REPEAT:
+            raise ScriptRefused(f"流程脚本中的乘法须乘以不超过 {MAX_REPEAT} 的数字常量，已拒绝执行")
+        return max(1, int(abs(literal[0])))
+    return 1
+
+
+def _check_call(node: ast.Call) -> None:
+    func = node.func
+    if isinstance(func, ast.Name) and func.id in _CALLABLE:
+        return
+    if isinstance(func, ast.Attribute) and func.attr in _METHODS:
+        return
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", type(func).__name__)
+    raise ScriptRefused(f"流程脚本不允许调用 {name}，已拒绝执行")
+
+
 def _compile(source: str, mode: str) -> CodeType:
+    check_shape(source, mode)
     tree = ast.parse(source, mode=mode)
-    if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree)):
-        raise ScriptRefused("流程脚本不允许 import，已拒绝执行")
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & _FORBIDDEN_NAMES
     if used:
         raise ScriptRefused("流程脚本使用了被禁止的名称，已拒绝执行：" + ", ".join(sorted(used)))

@@ -53,9 +53,34 @@ def test_environment_refuses_and_stops_directly():
     for source in EVIL.values():
         with pytest.raises(ScriptRefused):
             env.execute(source, {})
-    with pytest.raises(ScriptRefused, match="超时"):
+    with pytest.raises(ScriptRefused, match="While"):
         env.execute("n = 0\nwhile True:\n    n += 1", {})
+    # the time limit stays as a second fence: script code that runs too long is stopped
+    from engine.sandbox import SCRIPT_FILENAME, _run_limited
+
+    endless = compile("n = 0\nwhile True:\n    n += 1", SCRIPT_FILENAME, "exec")
+    with pytest.raises(ScriptRefused, match="超时"):
+        _run_limited(lambda: exec(endless, {}), 0.3)  # noqa: S102
     data = {"a": 2}
-    env.execute("b = a * 3\nitems = [i for i in range(3)]", data)
-    assert data == {"a": 2, "b": 6, "items": [0, 1, 2]}
+    env.execute("b = a * 3\nitems = [a, b] + [1]", data)
+    assert data == {"a": 2, "b": 6, "items": [2, 6, 1]}
+
+
+@pytest.mark.parametrize("source", [
+    "try:\n    x = 1\nexcept Exception:\n    pass",  # would catch its own timeout and run on
+    "n = 0\nwhile True:\n    n += 1",
+    "x = 7 ** 30000000",  # seconds of C, no trace event to stop it
+    "x = 'a' * 2000000000",  # 2 GB
+    "x = [i for i in range(10)]",
+    "x = 'a'.ljust(2000000000)",
+    "s = a + a\n" + "s = s + s\n" * 12,  # doubling, 2^13 times the data
+    "f = lambda: 1",
+])
+def test_code_that_could_run_unbounded_is_refused_before_it_runs(source):
+    # rule ROLE-1 (the sandbox), issue 12: bounded shape, refused at compile time, not stopped half-way
+    env = RestrictedEnvironment(time_limit=5)
+    data = {"a": "x"}
+    with pytest.raises(ScriptRefused, match="已拒绝执行"):
+        env.execute(source, data)
+    assert data == {"a": "x"}
     assert env.evaluate("decision == 'approve'", {"decision": "approve"}) is True
