@@ -35,6 +35,23 @@ def nav_links() -> list:
     return links
 
 
+def plain_gettext(message: str, **variables) -> str:
+    """`_()` in templates: the translation as plain text, so autoescape escapes it like any value.
+
+    Jinja's new-style gettext marks every translation safe (Markup), which is right for a literal msgid
+    but makes `_(label)` over data (status labels carry names, reasons) an injection point (issue 12).
+    No msgid of ours contains markup, so nothing needs it to be safe."""
+    from flask_babel import gettext
+
+    return str(gettext(message, **variables))
+
+
+def plain_ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    from flask_babel import ngettext
+
+    return str(ngettext(singular, plural, num, **variables))
+
+
 def register(app) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["mask_id"] = mask_id
@@ -44,5 +61,8 @@ def register(app) -> None:
         get_locale=get_locale,
         ROLE_NAMES=ROLE_NAMES,
         nav_links=nav_links,
+        _=plain_gettext,
+        gettext=plain_gettext,
+        ngettext=plain_ngettext,
         dest_type_name=lambda code: (dicts.destination_type(code) or {}).get("name", code),
     )
