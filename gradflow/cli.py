@@ -52,6 +52,40 @@ def cmd_deploy(_args) -> None:
     print(f"流程已部署（新版本 {len(rows)} 个）")
 
 
+def cmd_processes(args) -> None:
+    """`gradflow processes validate|deploy|test`: the process designer's checks before and after a deploy."""
+    from domain.modules import ModuleRegistry
+    from engine.specs import SpecRegistry
+    from engine.validate import validate_files
+    from gradflow import scenarios
+    from gradflow.runtime import load_modules
+
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change otherwise
+    modules = load_modules(load_settings().extra_modules)
+    registry = ModuleRegistry(modules)
+    if args.action in ("validate", "deploy"):
+        from domain import notify
+
+        handlers = set(registry.extensions().handlers) | set(notify.SENDERS)
+        problems = validate_files(SpecRegistry(registry.bpmn_dirs()).read_files(), handlers)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"校验未通过：{len(problems)} 个问题", file=sys.stderr)
+            sys.exit(1)
+        print("流程文件校验通过")
+        if args.action == "deploy":
+            cmd_deploy(args)
+        return
+    files = scenarios.find_files(registry.bpmn_dirs())
+    if args.process:
+        files = [f for f in files if any(f.name.startswith(p) for p in args.process)]
+    outcomes = scenarios.run_files(files, modules)
+    print(scenarios.table(outcomes))
+    if not outcomes or not all(o.passed for o in outcomes):
+        sys.exit(1)
+
+
 def _scheduler(stop: threading.Event, interval: int) -> None:
     """Embedded default: fire timers and deliver the outbox in-process."""
     from gradflow.celery_app import deliver_outbox_task, fire_due_timers_task
@@ -112,6 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     worker.add_argument("--concurrency", type=int, default=2)
     worker.set_defaults(fn=cmd_worker)
     sub.add_parser("beat", help="启动 Celery beat（定时器与发件箱）").set_defaults(fn=cmd_beat)
+    procs = sub.add_parser("processes", help="流程设计：校验（validate）、校验后部署（deploy）、运行场景测试（test）")
+    procs.add_argument("action", choices=["validate", "deploy", "test"])
+    procs.add_argument("process", nargs="*", help="test：只运行这些流程的场景文件（文件名前缀）")
+    procs.set_defaults(fn=cmd_processes)
     args = parser.parse_args(argv)
     try:
         args.fn(args)
