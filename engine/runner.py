@@ -88,6 +88,18 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+# Why a stopped instance takes no step (ADMIN: suspend / terminate); other non-running states just end.
+STOPPED = {"suspended": "该流程已被管理员暂停", "terminated": "该流程已被管理员终止"}
+
+
+def refuse_if_stopped(instance: ProcessInstance) -> None:
+    """A suspended or terminated instance takes no step and fires no timer; a completed one has none left."""
+    if instance.status in STOPPED:
+        raise Conflict(STOPPED[instance.status])
+    if instance.status != "running":
+        raise Conflict("当前状态不能执行此操作")
+
+
 def _naive_utc(value: datetime) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
@@ -298,6 +310,7 @@ class Runner:
         if item.state != "open":
             raise Conflict("该事项已被处理，请刷新后查看最新状态")
         instance, workflow, task = self.task_for(session, item)
+        refuse_if_stopped(instance)
         if task is None or not task.has_state(TaskState.READY):
             raise Conflict("该事项已被处理，请刷新后查看最新状态")
         if callable(data):  # lets the caller build the data from the task in the same load
@@ -326,6 +339,7 @@ class Runner:
             if item.state != "open":
                 raise Conflict("该事项已被处理，请刷新后查看最新状态")
             instance, workflow, task = self.task_for(session, item)
+            refuse_if_stopped(instance)
             if task is None or not task.has_state(TaskState.READY):
                 raise Conflict("该事项已被处理，请刷新后查看最新状态")
             task.data.update(copy.deepcopy(data))
@@ -343,6 +357,7 @@ class Runner:
 
     def _send_message(self, session: Session, instance: ProcessInstance, name: str, actor: services.Actor,
                       payload: dict[str, Any] | None) -> ProcessInstance:
+        refuse_if_stopped(instance)
         workflow = self.load(session, instance)
         event = BpmnEvent(MessageEventDefinition(name), payload=payload or {})
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
@@ -360,6 +375,7 @@ class Runner:
         return instance
 
     def fire_timers(self, session: Session, instance: ProcessInstance) -> ProcessInstance:
+        refuse_if_stopped(instance)
         workflow = self.load(session, instance)
         ctx = services.StepContext(session=session, instance=instance, actor=services.SYSTEM)
         self._run_engine(ctx, workflow, action=workflow.refresh_timers)
@@ -383,6 +399,80 @@ class Runner:
     def _flush(session: Session) -> None:
         with conflicts_as_409():
             session.flush()
+
+    # -- admin actions: each one transaction, audited with the admin's reason ---------
+    def _admin_audit(self, session: Session, instance: ProcessInstance, actor: services.Actor, action: str,
+                     reason: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action=action,
+                               reason=reason, data_before=before, data_after=after,
+                               status_label=instance.status_label))
+        self._flush(session)
+
+    def suspend(self, session: Session, instance: ProcessInstance, actor: services.Actor,
+                reason: str) -> ProcessInstance:
+        """No user step, message or timer runs until resumed; the timer stays due and fires on resume."""
+        if instance.status != "running":
+            raise Conflict("只有运行中的流程可以暂停")
+        instance.status = "suspended"
+        instance.updated_at = utcnow()
+        self._admin_audit(session, instance, actor, "suspend", reason, {"status": "running"},
+                          {"status": "suspended"})
+        return instance
+
+    def resume(self, session: Session, instance: ProcessInstance, actor: services.Actor,
+               reason: str) -> ProcessInstance:
+        if instance.status != "suspended":
+            raise Conflict("只有已暂停的流程可以恢复")
+        instance.status = "running"
+        instance.updated_at = utcnow()
+        self._admin_audit(session, instance, actor, "resume", reason, {"status": "suspended"},
+                          {"status": "running"})
+        return instance
+
+    def terminate(self, session: Session, instance: ProcessInstance, actor: services.Actor,
+                  reason: str) -> ProcessInstance:
+        """Cancel the workflow and its open work items; the instance takes no further step."""
+        if instance.status not in ("running", "suspended"):
+            raise Conflict("该流程已结束，不能终止")
+        before = {"status": instance.status, "status_label": instance.status_label}
+        workflow = self.load(session, instance)
+        workflow.cancel()
+        instance.serialized = dump_workflow(workflow)
+        instance.status = "terminated"
+        instance.status_label = "已终止"
+        instance.next_timer_at = None
+        instance.updated_at = utcnow()
+        now = utcnow()
+        for item in session.scalars(
+            select(WorkItem).where(WorkItem.instance_id == instance.id, WorkItem.state == "open")
+        ):
+            item.state = "cancelled"
+            item.completed_at = now
+        self._admin_audit(session, instance, actor, "terminate", reason, before,
+                          {"status": "terminated", "status_label": instance.status_label})
+        return instance
+
+    def retry_timer(self, session: Session, instance: ProcessInstance, actor: services.Actor,
+                    reason: str) -> ProcessInstance:
+        """Retry a timer step whose handler failed: recompute the timer from the workflow and fire it now.
+
+        On success last_error is cleared; on failure the caller rolls back and records the new incident."""
+        refuse_if_stopped(instance)
+        workflow = self.load(session, instance)
+        due = self._next_timer(workflow)
+        if due is None:
+            raise Conflict("该流程没有等待中的定时事件，无需重试")
+        before = {"last_error": (instance.last_error or "").splitlines()[0] if instance.last_error else None,
+                  "next_timer_at": due.isoformat(sep=" ", timespec="seconds")}
+        instance.next_timer_at = due
+        if due <= utcnow():
+            self.fire_timers(session, instance)
+        instance.last_error = None
+        after = {"status_label": instance.status_label,
+                 "next_timer_at": instance.next_timer_at.isoformat(sep=" ", timespec="seconds")
+                 if instance.next_timer_at else None}
+        self._admin_audit(session, instance, actor, "retry", reason, before, after)
+        return instance
 
     # -- reading ----------------------------------------------------------------
     def task_data(self, session: Session, item: WorkItem) -> dict[str, Any]:

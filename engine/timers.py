@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from datetime import datetime
 
 from sqlalchemy import select
@@ -52,9 +53,28 @@ def fire_due_timers(session_factory: sessionmaker[Session], runner: Runner, *, n
             except EngineError as exc:
                 session.rollback()
                 log.warning("timer step failed for instance %s: %s", instance.id, exc.message)
-                _mark_error(session_factory, instance.id, exc.message)
+                _mark_error(session_factory, instance.id, incident_text(exc))
                 skipped.add(instance.id)
     return fired
+
+
+def incident_text(exc: BaseException) -> str:
+    """The incident kept in ProcessInstance.last_error: the message on the first line, then the stack trace
+    (of the handler's own exception too, through the cause chain), cut to a size a page can show."""
+    message = exc.message if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+    trace = "".join(traceback.format_exception(exc))
+    text = f"{message}\n{trace}"
+    return text if len(text) <= 20000 else text[:10000] + "\n…\n" + text[-10000:]
+
+
+def record_incident(session: Session, instance_id: int, exc: BaseException) -> None:
+    """In a fresh transaction of `session`: the failed step left the instance unchanged; note why."""
+    session.rollback()
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is not None:
+        instance.last_error = incident_text(exc)
+        instance.next_timer_at = None  # not fired again by the job: an operator retries it from the admin page
+        session.commit()
 
 
 def _mark_error(session_factory: sessionmaker[Session], instance_id: int, message: str) -> None:

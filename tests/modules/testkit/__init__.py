@@ -14,8 +14,23 @@ from engine.services import StepContext
 DATA = Path(__file__).resolve().parent.parent.parent / "data"
 
 
+# A switch for tests of a failing timer step (issue 10): an instance started with data {"flaky": True} has its
+# handler fail while BROKEN["on"] is set; the test "fixes the handler" by clearing it. Instances without the
+# flag never look at it, so other tests are unaffected.
+BROKEN = {"on": False}
+CALLS: list[int] = []  # instance ids whose flaky handler ran to the end
+
+
+class HandlerBroken(RuntimeError):
+    pass
+
+
 def emit_ping(ctx: StepContext, data: dict[str, Any], params: dict[str, Any]) -> None:
     """tests/data/timer_outbox.bpmn: a timer-driven side effect."""
+    if data.get("flaky"):
+        if BROKEN["on"]:
+            raise HandlerBroken("测试处理程序故障：网关不可用")
+        CALLS.append(ctx.instance.id)
     ctx.emit("test.ping", {"instance_id": ctx.instance.id, "due_at": data.get("due_at")})
 
 
