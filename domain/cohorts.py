@@ -43,3 +43,24 @@ def graduate_records(session: Session, id_number: str) -> list[Graduate]:
     return list(session.scalars(
         select(Graduate).where(Graduate.id_number == id_number, Graduate.deleted_at.is_(None))
         .order_by(Graduate.cohort.desc(), Graduate.id.desc())))
+
+
+def person_record(session: Session, id_number: str | None, graduate_id: int) -> Graduate | None:
+    """GRAD-4: one cohort record of this person (same 身份证号, not deleted); None for anyone else's."""
+    if not id_number:
+        return None
+    graduate = session.get(Graduate, graduate_id)
+    if graduate is None or graduate.id_number != id_number or graduate.deleted_at is not None:
+        return None
+    return graduate
+
+
+def earlier_record_of(session: Session, id_number: str | None, graduate_id: int | None) -> Graduate | None:
+    """The record `graduate_id` when it is one of this person's records but not the current (newest) one:
+    GRAD-4 keeps such records read-only."""
+    if graduate_id is None or not id_number:
+        return None
+    records = graduate_records(session, id_number)
+    if not records or records[0].id == graduate_id:
+        return None
+    return next((r for r in records[1:] if r.id == graduate_id), None)

@@ -413,3 +413,48 @@ class TransferApplication(Timestamped, Base):
     reason: Mapped[str | None] = mapped_column(String(200))  # why it was rejected
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     open_key: Mapped[str | None] = mapped_column(String(30), unique=True)  # "kind:graduate_id" while open
+
+
+# --- GRAD-1 bulk import of graduates' basic information (processes/roster) ------------------------------------
+
+
+class GraduateImportJob(Base):
+    """One uploaded basic-info file (GRAD-1), imported in the background in batches.
+
+    Each batch commits its rows and ``processed_rows`` together, so a crashed job resumes exactly where it
+    stopped (``heartbeat_at`` tells a stale running job); the file itself is kept until the job ends."""
+
+    __tablename__ = "graduate_import_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer)  # who uploaded it
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    file_kind: Mapped[str] = mapped_column(String(10))  # xlsx | csv
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # the file, emptied when the job ends
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_rows: Mapped[int] = mapped_column(Integer, default=0)
+    updated_rows: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged_rows: Mapped[int] = mapped_column(Integer, default=0)
+    revived_rows: Mapped[int] = mapped_column(Integer, default=0)  # GRAD-5: deleted earlier, uploaded again
+    error_rows: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(String(500))  # why the job failed
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class GraduateImportError(Base):
+    """One bad cell (or row) of an import: the error report lists these (GRAD-1)."""
+
+    __tablename__ = "graduate_import_error"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("graduate_import_job.id"), index=True)
+    row: Mapped[int] = mapped_column(Integer)  # the row number in the file (the header is row 1)
+    column: Mapped[str] = mapped_column(String(30))  # the Chinese header, empty for the whole row
+    value: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(String(300))

@@ -64,3 +64,11 @@ def render_agreement_task(agreement_id: int) -> int:
         doc = render_and_cache(session, agreement_id)
         session.commit()
         return doc.id
+
+
+@app.task(name="gradflow.import_graduates")
+def import_graduates_task(job_id: int) -> str:
+    """GRAD-1: run (or resume, after a lost worker: acks are late) one basic-info import in batches."""
+    from processes.roster.importing import run_job
+
+    return run_job(runtime().Session, job_id)

@@ -1,9 +1,10 @@
 """Archive information (ARC): 档案信息登记 and 档案信息修改 on the shared review (approve or reject only),
-the 档案信息栏, the school's direct registration (ARC-7) and deletion of basic info (GRAD-5).
+the 档案信息栏 and the school's direct registration (ARC-7).
 
 What it shares with processes/hukou: the rules in domain.transfers and the web code in processes.transfers (a
 library package, not a process module). Here: the BPMN, the kind (kind.py), its fields (forms.py,
-templates/archive/), and the deletion (deletion.py). It imports nothing of hukou.
+templates/archive/). Deleting a graduate's basic info (GRAD-5) lives with basic info, in processes/roster; the
+school's archive list links there. It imports nothing of hukou.
 """
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ HERE = Path(__file__).resolve().parent
 def module() -> ProcessModule:
     from processes.transfers.web import TransferWeb
 
-    from . import deletion
     from .kind import SPEC
 
-    web = TransferWeb(SPEC, school_list_context=deletion.list_context)
-    deletion.add_routes(web.school.bp, web.api.bp)
-    return web.module(bpmn_dir=HERE, openapi_paths=deletion.PATHS)
+    web = TransferWeb(SPEC)
+    return web.module(bpmn_dir=HERE)
