@@ -17,7 +17,13 @@ MO := webapp/translations/en/LC_MESSAGES/messages.mo
 $(MO): webapp/translations/en/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel compile -d webapp/translations
 
-setup: $(STAMP) $(MO)
+# ECharts for the statistics page (PRV-2), served by the app itself from node_modules (never a CDN).
+NPM_STAMP := node_modules/.package-lock.json
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+setup: $(STAMP) $(MO) $(NPM_STAMP)
 
 # Debian packages the tests and PDFs need: Chromium (browser tests), poppler-utils
 # (pdftotext, pdftoppm), libzbar0 (the tests decode the QR code of verification reports),
@@ -37,18 +43,18 @@ system-deps:
 	  else echo "WARNING: missing$$missing and not root; install them with apt-get"; fi; \
 	fi
 
-run: $(STAMP) $(MO)
+run: $(STAMP) $(MO) $(NPM_STAMP)
 	$(BIN)/gradflow run
 
 # The SQLite and PostgreSQL suites run side by side (2 cores: ~3 min instead of ~4); each one's output is
 # printed whole when it ends.
-test: $(STAMP) $(MO) system-deps
+test: $(STAMP) $(MO) $(NPM_STAMP) system-deps
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(NPM_STAMP)
 	GRADFLOW_TEST_DB=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP)
+test-postgresql: $(STAMP) $(NPM_STAMP)
 	GRADFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
 
 RUFF_PATHS := core engine domain forms processes webapp gradflow tests bench tools

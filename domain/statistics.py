@@ -1,15 +1,294 @@
 """PRV-2: statistics kept current in the transaction of each change, never counted over all graduates per view.
 
 `refresh_graduates` is the one entry point: the statistics module's step hook calls it for the graduate of
-every step, and the roster (GRAD-1/5) calls it after an import, an add, an edit or a delete.
+every step, and the roster (GRAD-1/5) calls it after an import, an add, an edit or a delete. As a safety
+net, `install` adds session listeners that refresh, just before commit, every graduate whose rows a
+transaction wrote outside a step (a graduate inserted, the school's direct registration ARC-7, a deletion).
+
+States, per graduate and module (the same SQL expressions serve a refresh and `rebuild_statistics`):
+
+- 毕业去向登记与网签 (destination): **已登记** (registered) = the graduate has an effective destination
+  (DST-4: an approved agreement of any kind, or an approved other destination); **审核中** (reviewing) = not
+  registered, and an instance of a 基本信息和就业信息-area process (filing, signing, paper registration,
+  termination) waits for a Department or School review work item; **未登记** (unregistered) = neither.
+  Registered graduates are also counted by the category and type of their effective destination
+  (DICT-1: an agreement counts as 签就业协议形式就业).
+- 档案信息登记 (archive): 已登记 = an active archive RegisteredInfo (any source: review, agreement ONL-7,
+  school ARC-7); 审核中 = not registered and an archive process waits for a Department/School review; else 未登记.
+- 户口信息登记 (hukou): as archive, counting only graduates whose 户口是否转入学校 is 是 (MOD-5: the module is not
+  available to the others, so they are neither registered nor missing).
+- Deleted graduates (GRAD-5) are counted in no module.
+
+The pages show 总人数 = 已登记 + 未登记, where 未登记 includes 审核中 (审核中 is the part of 未登记 under review),
+as in the guide's table (seed 002 §7).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import chain
+from typing import Any, cast
 
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import Select
+
+from domain.access import MODULE_AREA, POLICY
+from domain.models import DestinationRecord, EffectiveDestination, Graduate, RegisteredInfo
+from domain.stats_models import GraduateStat, StatCounter
+from engine.models import WorkItem
+
+MODULES = ("destination", "archive", "hukou")
+MODULE_NAMES = {"destination": "毕业去向登记与网签", "archive": "档案信息登记", "hukou": "户口信息登记"}
+REGISTERED, REVIEWING, UNREGISTERED = "registered", "reviewing", "unregistered"
+STATES = (REGISTERED, REVIEWING, UNREGISTERED)
+STATE_NAMES = {REGISTERED: "已登记", REVIEWING: "审核中", UNREGISTERED: "未登记"}
+REVIEW_ROLES = ("Department", "School")  # the lanes of the two review levels (REV-1)
+AGREEMENT = "agreement"  # DICT-1: the category (and type) an effective agreement counts as
+CHUNK = 500
+DIRTY = "prv2_dirty_graduates"  # session.info key: graduates written in this transaction, not yet refreshed
+
+_STAT = cast(Table, GraduateStat.__table__)
+_COUNTER = cast(Table, StatCounter.__table__)
+_STATE_COLUMNS = ("destination", "dest_category", "dest_type", "archive", "hukou")
+
+
+# -- the states, as SQL ---------------------------------------------------------------------------------------
+def _area_processes(area: str, areas: dict[str, str] | None = None) -> list[str]:
+    mapping = POLICY.areas if areas is None else areas
+    return sorted(pid for pid, a in mapping.items() if a == area)
+
+
+def states_query(graduate_ids: Sequence[int] | None = None, areas: dict[str, str] | None = None) -> Select[Any]:
+    """One row per graduate: its scope and its state per module (the definitions in the module docstring)."""
+    eff = aliased(EffectiveDestination)
+    rec = aliased(DestinationRecord)
+
+    def reviewing(module: str):
+        return exists().where(WorkItem.graduate_id == Graduate.id, WorkItem.state == "open",
+                              WorkItem.role.in_(REVIEW_ROLES),
+                              WorkItem.process_id.in_(_area_processes(MODULE_AREA[module], areas)))
+
+    def registered(kind: str):
+        return exists().where(RegisteredInfo.graduate_id == Graduate.id, RegisteredInfo.kind == kind,
+                              RegisteredInfo.active.is_(True))
+
+    deleted = Graduate.deleted_at.is_not(None)
+    no_dest = deleted | eff.graduate_id.is_(None)
+    stmt = select(
+        Graduate.id.label("graduate_id"), Graduate.school_id, Graduate.department_id, Graduate.cohort,
+        case((deleted, ""), (eff.graduate_id.is_not(None), REGISTERED), (reviewing("destination"), REVIEWING),
+             else_=UNREGISTERED).label("destination"),
+        case((no_dest, ""), (eff.kind == AGREEMENT, AGREEMENT), else_=func.coalesce(rec.category, "")
+             ).label("dest_category"),
+        case((no_dest, ""), (eff.kind == AGREEMENT, AGREEMENT), else_=func.coalesce(rec.dest_type, "")
+             ).label("dest_type"),
+        case((deleted, ""), (registered("archive"), REGISTERED), (reviewing("archive"), REVIEWING),
+             else_=UNREGISTERED).label("archive"),
+        case((deleted | Graduate.hukou_in_school.is_not(True), ""), (registered("hukou"), REGISTERED),
+             (reviewing("hukou"), REVIEWING), else_=UNREGISTERED).label("hukou"),
+    ).outerjoin(eff, eff.graduate_id == Graduate.id).outerjoin(
+        rec, and_(eff.kind == "destination", rec.id == eff.record_id))
+    if graduate_ids is not None:
+        stmt = stmt.where(Graduate.id.in_(list(graduate_ids)))
+    return stmt
+
+
+def buckets(module: str, row: Any) -> list[str]:
+    """The counter buckets a stat row (or a states_query row) falls in for one module."""
+    state = getattr(row, module)
+    if not state:
+        return []
+    if module == "destination" and state == REGISTERED:
+        return [state, f"cat:{row.dest_category}", f"type:{row.dest_type}"]
+    return [state]
+
+
+# -- maintaining them ------------------------------------------------------------------------------------------
+def _insert(session: Session, table):
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"statistics on {name}")
 
 
 def refresh_graduates(session: Session, graduate_ids: Iterable[int]) -> None:
-    """Recompute these graduates' per-module states and move the counters by the difference (same transaction)."""
-    return None
+    """Recompute these graduates' per-module states and move the counters by the difference (same transaction).
+
+    Each graduate's stat row is locked (PostgreSQL: SELECT ... FOR UPDATE, in id order) before its state is
+    read, so two transactions for one graduate count it once; counters move by ``n = n + :d`` in key order, so
+    two steps for graduates of one school never lose an update nor deadlock on each other."""
+    ids = sorted({int(i) for i in graduate_ids if i is not None})
+    if not ids:
+        return
+    session.flush()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        _apply(session, _refresh_chunk(session, chunk))
+        pending = session.info.get(DIRTY)
+        if pending:
+            pending.difference_update(chunk)
+
+
+def _refresh_chunk(session: Session, chunk: list[int]) -> dict[tuple[int, int, int, str, str], int]:
+    blank: Any = select(Graduate.id, Graduate.school_id, Graduate.department_id, Graduate.cohort,
+                   *(literal_column("''").label(c) for c in _STATE_COLUMNS)).where(Graduate.id.in_(chunk))
+    session.execute(_insert(session, _STAT).from_select(["graduate_id", "school_id", "department_id", "cohort",
+                                                         *_STATE_COLUMNS], blank))
+    locked = select(_STAT).where(_STAT.c.graduate_id.in_(chunk)).order_by(_STAT.c.graduate_id)
+    if session.get_bind().dialect.name == "postgresql":
+        locked = locked.with_for_update()
+    old = {r.graduate_id: r for r in session.execute(locked)}
+    deltas: dict[tuple[int, int, int, str, str], int] = defaultdict(int)
+    changed: list[dict[str, Any]] = []
+    for new in session.execute(states_query(chunk)):
+        before = old.get(new.graduate_id)
+        if before is None:
+            continue
+        if all(getattr(before, c) == getattr(new, c) for c in (*_STATE_COLUMNS, "school_id", "department_id",
+                                                                 "cohort")):
+            continue
+        for module in MODULES:
+            for row, sign in ((before, -1), (new, 1)):
+                for bucket in buckets(module, row):
+                    for dept in (row.department_id, 0):
+                        deltas[(row.school_id, dept, row.cohort, module, bucket)] += sign
+        changed.append({"gid": new.graduate_id, "school_id": new.school_id, "department_id": new.department_id,
+                        "cohort": new.cohort, **{c: getattr(new, c) for c in _STATE_COLUMNS}})
+    if changed:
+        session.execute(update(_STAT).where(_STAT.c.graduate_id == bindparam("gid")).values(
+            {c: bindparam(c) for c in ("school_id", "department_id", "cohort", *_STATE_COLUMNS)}), changed)
+    return deltas
+
+
+def _apply(session: Session, deltas: dict[tuple[int, int, int, str, str], int]) -> None:
+    keys = sorted(k for k, d in deltas.items() if d)
+    if not keys:
+        return
+    names = ("school_id", "department_id", "cohort", "module", "bucket")
+    session.execute(_insert(session, _COUNTER), [dict(zip(names, k, strict=True), n=0) for k in keys])
+    stmt = update(_COUNTER).where(*(_COUNTER.c[n] == bindparam(f"k_{n}") for n in names)).values(
+        n=_COUNTER.c.n + bindparam("d"))
+    session.execute(stmt, [{**{f"k_{n}": v for n, v in zip(names, k, strict=True)}, "d": deltas[k]} for k in keys])
+
+
+def rebuild_statistics(session: Session, areas: dict[str, str] | None = None) -> int:
+    """Recount every graduate from scratch (set-based SQL); returns how many graduates it counted.
+
+    For a new deployment or after a bulk load that bypassed the ORM (the benchmark's COPY). `areas` maps
+    process id -> ROLE-2 area; the runtime's access policy by default."""
+    session.flush()
+    session.execute(delete(_COUNTER))
+    session.execute(delete(_STAT))
+    cols = ["graduate_id", "school_id", "department_id", "cohort", *_STATE_COLUMNS]
+    session.execute(insert(_STAT).from_select(cols, states_query(None, areas)))
+    s = _STAT.c
+    for module in MODULES:
+        col = s[module]
+        groups: list[tuple[Any, Any, Any]] = [(col, col, col != "")]
+        if module == "destination":
+            groups += [(literal_column("'cat:'") + s.dest_category, s.dest_category, col == REGISTERED),
+                       (literal_column("'type:'") + s.dest_type, s.dest_type, col == REGISTERED)]
+        for bucket, grouped, where in groups:
+            for per_department in (True, False):
+                dept = s.department_id if per_department else literal_column("0")
+                rows = select(s.school_id, dept, s.cohort, literal_column(f"'{module}'"), bucket, func.count()) \
+                    .where(where).group_by(s.school_id, s.cohort, grouped,
+                                           *((s.department_id,) if per_department else ()))
+                session.execute(insert(_COUNTER).from_select(
+                    ["school_id", "department_id", "cohort", "module", "bucket", "n"], rows))
+    session.info.pop(DIRTY, None)
+    return int(session.scalar(select(func.count()).select_from(_STAT).where(s.destination != "")) or 0)
+
+
+# -- the safety net: graduates written outside a step ------------------------------------------------------------
+_TRACKED = (EffectiveDestination, RegisteredInfo, WorkItem, DestinationRecord)
+
+
+def _collect(session: Session, flush_context: Any) -> None:
+    found = session.info.get(DIRTY)
+    for obj in chain(session.new, session.dirty, session.deleted):
+        gid: int | None
+        if isinstance(obj, Graduate):
+            gid = obj.id
+        elif isinstance(obj, _TRACKED):
+            gid = obj.graduate_id
+        else:
+            continue
+        if gid is not None:
+            if found is None:
+                found = session.info[DIRTY] = set()
+            found.add(gid)
+
+
+def _before_commit(session: Session) -> None:
+    for _ in range(5):  # a refresh flushes; what that flush touched is refreshed too
+        if session.info.get(DIRTY) is None:
+            session.flush()
+        ids = session.info.pop(DIRTY, None)
+        if not ids:
+            return
+        refresh_graduates(session, ids)
+
+
+def _forget(session: Session, *_: Any) -> None:
+    session.info.pop(DIRTY, None)
+
+
+def install(target: Any = Session) -> None:
+    """Listen on every session (of this process): refresh the graduates a transaction wrote, before it commits."""
+    for name, fn in (("after_flush", _collect), ("before_commit", _before_commit),
+                     ("after_rollback", _forget), ("after_commit", _forget)):
+        if not event.contains(target, name, fn):
+            event.listen(target, name, fn)
+
+
+# -- reading them ----------------------------------------------------------------------------------------------
+def counter_totals(session: Session, module: str, *, school_ids: Any = None, school_id: int | None = None,
+                   department_id: int | None = None, cohort: int | None = None,
+                   by: str = "school") -> dict[int, dict[str, int]]:
+    """Counter sums per school (by="school": the school-level rows) or per 院系 (by="department").
+
+    `school_ids` is a list or a subquery of schools (a province); `school_id` one school; `department_id`
+    one 院系. A page reads at most (schools or 院系) x buckets rows."""
+    c = _COUNTER.c
+    key = c.school_id if by == "school" else c.department_id
+    stmt = select(key, c.bucket, func.sum(c.n)).where(c.module == module)
+    stmt = stmt.where(c.department_id == 0) if by == "school" else stmt.where(c.department_id != 0)
+    if school_ids is not None:
+        stmt = stmt.where(c.school_id.in_(school_ids))
+    if school_id is not None:
+        stmt = stmt.where(c.school_id == school_id)
+    if department_id is not None:
+        stmt = stmt.where(c.department_id == department_id)
+    if cohort is not None:
+        stmt = stmt.where(c.cohort == cohort)
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for k, bucket, n in session.execute(stmt.group_by(key, c.bucket)):
+        out[k][bucket] = int(n or 0)
+    return dict(out)
+
+
+def summary(buckets_n: dict[str, int]) -> dict[str, int]:
+    """总人数 / 已登记 / 未登记 (审核中 included) / 审核中 of one row of counters."""
+    registered = buckets_n.get(REGISTERED, 0)
+    reviewing = buckets_n.get(REVIEWING, 0)
+    unregistered = buckets_n.get(UNREGISTERED, 0) + reviewing
+    return {"total": registered + unregistered, "registered": registered, "unregistered": unregistered,
+            "reviewing": reviewing}
