@@ -113,3 +113,39 @@ def role_required(*roles: str):
         return wrapper
 
     return decorate
+
+
+class ReadOnlyArea(EngineError):
+    """ROLE-2: a read-only account tried to add, change, delete or review (its GET pages still open)."""
+
+    status = 403
+
+
+def check_area(area: str, write: bool = False) -> None:
+    """ROLE-2 for the logged-in account: none on the area looks like a missing page (404, logged); read-only
+    asking to write is refused with 403 (logged). Checked before any record is looked up, so the answer never
+    depends on whether the record exists (ROLE-1)."""
+    from domain.access import AREA_NAMES, POLICY
+
+    actor = current_actor()
+    if not POLICY.may_read_area(actor, area):
+        log_refusal(f"area {area}: no permission")
+        raise Forbidden("页面不存在或无权访问")
+    if write and not POLICY.may_write_area(actor, area):
+        log_refusal(f"area {area}: read-only")
+        raise ReadOnlyArea(f"你的账号对“{AREA_NAMES.get(area, area)}”只有只读权限，可以查看和下载，"
+                           "不能新增、修改、删除或审核。")
+
+
+def area_required(area: str, write: bool | None = None):
+    """ROLE-2 around a view: `write` True / False, or None for 'writes unless GET or HEAD'."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            needs_write = request.method not in ("GET", "HEAD", "OPTIONS") if write is None else write
+            check_area(area, needs_write)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -6,11 +6,12 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from core.errors import Conflict, ValidationFailed
+from domain.access import POLICY
 from domain.models import Graduate
 from engine.models import ProcessInstance, WorkItem
 from webapp.graduate.routes import record_action
 from webapp.records import edit_changes_for
-from webapp.session import current_actor, role_required, run_step
+from webapp.session import ReadOnlyArea, current_actor, log_refusal, role_required, run_step
 
 from . import services
 from .forms import ReviewForm
@@ -18,12 +19,21 @@ from .forms import ReviewForm
 bp = Blueprint("review_task", __name__, template_folder="templates")
 
 
-def _edit(instance: ProcessInstance) -> tuple[Any, Any]:
+def _writable(actor, item: WorkItem) -> bool:
+    """ROLE-2: read-only on the process's area shows the application without the decision, and refuses a POST."""
+    writable = POLICY.may_complete(actor, item)
+    if not writable and request.method == "POST":
+        log_refusal(f"work item {item.id}: read-only review")
+        raise ReadOnlyArea("你的账号对该模块只有只读权限，可以查看，不能审核或修改。")
+    return writable
+
+
+def _edit(instance: ProcessInstance, writable: bool = True) -> tuple[Any, Any]:
     """The module of the process under review decides whether and how its data may be edited (REV-5)."""
     module = g.runtime.modules.for_process(instance.process_id)
     part = module.record if module is not None else None
     edit = None
-    if part is not None and part.edit_form is not None and part.apply_edit is not None:
+    if writable and part is not None and part.edit_form is not None and part.apply_edit is not None:
         edit = part.edit_form(instance, "edit", None)
     return part, edit
 
@@ -34,7 +44,8 @@ def reviewer_page(item: WorkItem, data: dict[str, Any]):
     instance = g.db.get(ProcessInstance, item.instance_id)
     application = data.get("application") or {}
     graduate = g.db.get(Graduate, instance.graduate_id)
-    part, edit = _edit(instance)
+    writable = _writable(actor, item)
+    part, edit = _edit(instance, writable)
     form = ReviewForm(prefix="review")
     if request.method == "GET" and edit is not None:
         edit.fill_from(application)
@@ -69,7 +80,7 @@ def reviewer_page(item: WorkItem, data: dict[str, Any]):
                            review_template=part.review_template if part is not None else "",
                            edit_template=part.edit_template if part is not None else "",
                            edit_changes=edit_changes_for(instance),
-                           allow_return=bool(data.get("allow_return")),
+                           allow_return=bool(data.get("allow_return")), writable=writable,
                            history=runner.history(g.db, instance.id), **ctx), (422 if error else 200)
 
 

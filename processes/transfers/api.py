@@ -11,14 +11,14 @@ from flask import g, jsonify, request
 from core.errors import Forbidden, ValidationFailed
 from core.timefmt import iso
 from domain import transfers
-from domain.access import POLICY
+from domain.access import POLICY, SCHOOL
 from domain.graduate_info import current_info
 from domain.models import Graduate, RegisteredInfo
 from engine.models import ProcessInstance, WorkItem
 from forms.describe import describe
 from webapp.api.base import api_blueprint, body, step_response
 from webapp.api.openapi import _id, _op
-from webapp.session import current_actor, log_refusal, run_step
+from webapp.session import check_area, current_actor, log_refusal, run_step
 
 from . import services
 from .forms import TransferFieldsForm
@@ -134,6 +134,8 @@ class TransferApi:
 
     def school_record(self, graduate_id: int):
         """ARC-7: the school reads or registers a graduate's record directly (valid at once, no review)."""
+        if current_actor().role == SCHOOL:
+            check_area(self.kind.code, write=request.method == "POST")  # ROLE-2, before the graduate is looked up
         graduate = school_graduate(graduate_id)
         if request.method == "GET":
             current = current_info(g.db, graduate.id, self.kind.code)

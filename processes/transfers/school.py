@@ -14,7 +14,7 @@ from domain import transfers
 from domain.graduate_info import current_info
 from domain.models import Graduate, RegisteredInfo, TransferApplication
 from engine.services import Actor
-from webapp.session import current_actor, log_refusal, role_required, run_step
+from webapp.session import area_required, current_actor, log_refusal, role_required, run_step
 
 from .pages import KindBlueprint, info_rows, origin_json, picker
 from .spec import TransferSpec
@@ -43,8 +43,9 @@ class TransferSchool:
     def _blueprint(self) -> Blueprint:
         bp = KindBlueprint(f"{self.spec.code}_school", self.spec.package, template_folder="templates")
         school = role_required("school")
-        bp.add_url_rule(f"/school/{self.spec.code}", "graduates", school(self.graduates))
-        bp.add_url_rule(f"/school/{self.spec.code}/<int:graduate_id>", "register", school(self.register),
+        area = area_required(self.spec.code)  # ROLE-2: read to list and open, read-write to register (POST)
+        bp.add_url_rule(f"/school/{self.spec.code}", "graduates", school(area(self.graduates)))
+        bp.add_url_rule(f"/school/{self.spec.code}/<int:graduate_id>", "register", school(area(self.register)),
                         methods=["GET", "POST"])
         return bp
 

@@ -13,7 +13,7 @@ from domain.models import Graduate
 from domain.pdf import FontMissing
 from webapp.api.base import api_blueprint, body, fail
 from webapp.api.openapi import _id, _op
-from webapp.session import current_actor, log_refusal, run_step
+from webapp.session import check_area, current_actor, log_refusal, run_step
 
 from . import report as reports
 from . import services
@@ -107,7 +107,8 @@ def transfer_json(row: TransferCode) -> dict[str, Any]:
             "created_at": iso(row.created_at)}
 
 
-def _school_graduate(graduate_id: int) -> Graduate:
+def _school_graduate(graduate_id: int, write: bool = False) -> Graduate:
+    check_area("archive", write=write)  # ROLE-2: transfer codes belong to the archive area
     try:
         return services.school_graduate(g.db, current_actor(), graduate_id)
     except Forbidden:
@@ -117,7 +118,7 @@ def _school_graduate(graduate_id: int) -> Graduate:
 
 @bp.route("/graduates/<int:graduate_id>/transfer-code", methods=["POST"])
 def issue_transfer_code(graduate_id: int):
-    _school_graduate(graduate_id)
+    _school_graduate(graduate_id, write=True)
     actor = current_actor()
     row, new = run_step(lambda db: services.issue_transfer_code(db, actor, graduate_id))
     return jsonify(transfer_code=transfer_json(row)), (201 if new else 200)

@@ -18,7 +18,7 @@ from domain.pdf import FontMissing
 from forms.base import ActionForm
 from webapp.extensions import client_ip, field_key, limiter
 from webapp.graduate.routes import me
-from webapp.session import current_actor, log_refusal, role_required, run_step
+from webapp.session import area_required, current_actor, log_refusal, role_required, run_step
 
 from . import report as reports
 from . import services
@@ -207,6 +207,7 @@ def _school_row(db, graduate: Graduate) -> dict[str, Any]:
 
 @bp.route("/school/verification")
 @role_required("school")
+@area_required("archive")  # ROLE-2: the 转递编号 belongs to the archive sent (档案信息)
 def school():
     actor = current_actor()
     q = request.args.get("q", "")
@@ -219,6 +220,7 @@ def school():
 
 @bp.route("/school/verification/graduates/<int:graduate_id>/transfer-code", methods=["POST"])
 @role_required("school")
+@area_required("archive", write=True)
 def issue(graduate_id: int):
     if not ActionForm().validate_on_submit():
         raise ValidationFailed("页面已过期，请刷新后重试")

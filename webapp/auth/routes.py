@@ -18,6 +18,7 @@ def home_for(role: str) -> str:
         "school": url_for("review.inbox"),
         "admin": url_for("admin.instances"),
         "employer": url_for("employer.home"),
+        "province": url_for("schools.province_home"),  # the guide's 首页 (seed 002 §2)
     }.get(role, url_for("graduate.messages"))
 
 

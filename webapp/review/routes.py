@@ -10,7 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from core.errors import Forbidden
 from domain import dicts
-from domain.access import POLICY
+from domain.access import POLICY, RO
 from domain.models import Graduate
 from engine import inbox as inbox_q
 from webapp.records import record_context
@@ -50,7 +50,10 @@ def inbox():
     f = inbox_filter(request.args)
     visible = POLICY.item_filter(actor)
     rows, total = inbox_q.page(g.db, visible, f)
+    # ROLE-2: items of read-only areas are listed to view, not to review
+    read_only = {pid for pid, area in POLICY.areas.items() if POLICY.permission(actor, area) == RO}
     return render_template("review/inbox.html", rows=rows, total=total, f=f, counts=inbox_q.counts(g.db, visible),
+                           read_only=read_only,
                            pages=max(1, -(-total // inbox_q.PAGE_SIZE)), types=dicts.destination_types())
 
 
