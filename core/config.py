@@ -52,6 +52,24 @@ def public_base_url() -> str:
     return os.environ.get("GRADFLOW_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/")
 
 
+def sync_url() -> str:
+    """GRADFLOW_SYNC_URL: the employment management system's (就业管理系统) endpoint the PRV-3 data sync POSTs
+    each change to. Empty: sync is off, its rows wait in the outbox. Read per delivery, like the base URL."""
+    return os.environ.get("GRADFLOW_SYNC_URL", "").strip()
+
+
+def sync_timeout_seconds() -> float:
+    """GRADFLOW_SYNC_TIMEOUT_SECONDS: how long one sync delivery may take before it counts as failed."""
+    raw = os.environ.get("GRADFLOW_SYNC_TIMEOUT_SECONDS", "").strip()
+    try:
+        value = float(raw) if raw else 10.0
+    except ValueError as exc:
+        raise ConfigError(f"GRADFLOW_SYNC_TIMEOUT_SECONDS must be a number, got {raw!r}") from exc
+    if not 0 < value <= 300:
+        raise ConfigError(f"GRADFLOW_SYNC_TIMEOUT_SECONDS must be between 0 and 300, got {raw!r}")
+    return value
+
+
 def password_hash_method() -> str:
     """The werkzeug method new password hashes are made with (GRADFLOW_PASSWORD_HASH).
 
@@ -158,6 +176,9 @@ class Settings:
     ratelimit_storage_url: str = "memory://"
     # GRADFLOW_API_TOKEN_HOURS: how long a token from POST /api/v1/token is valid (issue 12)
     api_token_hours: int = DEFAULT_API_TOKEN_HOURS
+    # GRADFLOW_SYNC_URL: where the PRV-3 data sync POSTs changes (empty: sync off); GRADFLOW_SYNC_TIMEOUT_SECONDS
+    sync_url: str = ""
+    sync_timeout_seconds: float = 10.0
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -206,6 +227,8 @@ def load_settings() -> Settings:
         base_url=public_base_url(),
         ratelimit_storage_url=_ratelimit_storage_url(mode, broker),
         api_token_hours=api_token_hours,
+        sync_url=sync_url(),
+        sync_timeout_seconds=sync_timeout_seconds(),
     )
 
 

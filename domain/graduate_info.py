@@ -2,7 +2,8 @@
 
 Every process that changes a graduate's destination, archive or hukou info calls `info_changed`
 inside its step: a confirmed graduate must confirm again (CNF-5), which also suspends their
-verification reports (VER-6), since a report is valid only while the confirmation holds.
+verification reports (VER-6), since a report is valid only while the confirmation holds; and the change
+is synced to the employment management system (PRV-3, processes/sync).
 """
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from domain.models import Confirmation, RegisteredInfo
 
 KINDS = ("archive", "hukou")
 PARTS = ("destination", "archive", "hukou")
+# PRV-3: the (graduate id, part) pairs a transaction changed, in order; the data sync (processes/sync) reads
+# them just before the transaction commits and writes one outbox row per change, in the same transaction.
+SYNC_CHANGES = "sync_changes"
 
 
 def current_info(session: Session, graduate_id: int, kind: str) -> RegisteredInfo | None:
@@ -45,6 +49,8 @@ def invalidate_info(session: Session, graduate_id: int) -> int:
                                                              RegisteredInfo.active)))
     for row in rows:
         row.active = False
+    for kind in sorted({row.kind for row in rows}):
+        note_change(session, graduate_id, kind)  # PRV-3: the receiving system learns they are no longer valid
     return len(rows)
 
 
@@ -52,6 +58,7 @@ def info_changed(session: Session, graduate_id: int, part: str) -> None:
     """CNF-5 / VER-6: after a change a confirmed graduate confirms again; until then reports are suspended."""
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}")
+    note_change(session, graduate_id, part)
     # locked: a confirmation committing at the same moment waits, then sees the change (and vice versa)
     row = session.get(Confirmation, graduate_id, with_for_update=True)
     if row is None:
@@ -59,6 +66,13 @@ def info_changed(session: Session, graduate_id: int, part: str) -> None:
     if row.status == "confirmed":
         row.status = "reconfirm"
     row.changed_parts = sorted(set(row.changed_parts or []) | {part})
+
+
+def note_change(session: Session, graduate_id: int, part: str) -> None:
+    """PRV-3: remember that this transaction changed `part` of the graduate (once per transaction and part)."""
+    changes: list[tuple[int, str]] = session.info.setdefault(SYNC_CHANGES, [])
+    if (graduate_id, part) not in changes:
+        changes.append((graduate_id, part))
 
 
 def is_confirmed(session: Session, graduate_id: int) -> bool:

@@ -37,7 +37,7 @@ class ProcessInstance(Timestamped, Base):
     school_id: Mapped[int | None] = mapped_column(Integer, index=True)
     department_id: Mapped[int | None] = mapped_column(Integer, index=True)
     cohort: Mapped[int | None] = mapped_column(Integer, index=True)  # the season (届) it belongs to
-    status: Mapped[str] = mapped_column(String(20), default="running", index=True)  # running|completed|error
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)  # running|suspended|completed|terminated
     status_label: Mapped[str] = mapped_column(String(100), default="")
     category: Mapped[str] = mapped_column(String(100), default="")  # e.g. destination type, for lists
     subject_name: Mapped[str] = mapped_column(String(100), default="")  # graduate's name, copied to work items
@@ -110,9 +110,15 @@ class AuditEvent(Base):
 
 
 class OutboxMessage(Base):
-    """A side effect written in the step's transaction and delivered later, once."""
+    """A side effect written in the step's transaction and delivered later, once.
+
+    Rows with the same `ordering_key` (e.g. ``graduate:42`` for the PRV-3 data sync) are delivered in id
+    order: a row waits while an earlier one of its key is undelivered. `failed_at` marks a row the deliverer
+    gave up on (an admin may retry it); a row whose sender retries forever never gets it.
+    """
 
     __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_ordering_key_id", "ordering_key", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)
@@ -123,3 +129,6 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    ordering_key: Mapped[str | None] = mapped_column(String(60))
+    sequence: Mapped[int | None] = mapped_column(Integer)  # the n-th row of its ordering key (1, 2, ...)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime)

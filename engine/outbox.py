@@ -1,11 +1,35 @@
-"""Deliver outbox rows written by steps: at least once, idempotent per row id."""
+"""Deliver outbox rows written by steps: at least once, idempotent per row id.
+
+Two kinds of sender:
+
+- A plain `Sender` (e-mail/SMS spool, PDF rendering) runs inside the deliverer's transaction: what it writes
+  commits together with the row's delivered mark. Due rows are taken in batches, one transaction per batch
+  (bounded by BATCH_SECONDS, since on SQLite that transaction holds the write lock), each row in a savepoint,
+  so a failing row does not undo the others. After MAX_ATTEMPTS failures the row is given up (`failed_at`).
+- A `RemoteSender` (the PRV-3 data sync over HTTP) talks to another system, so no database transaction is
+  open while it waits: a short transaction claims a batch (a lease: `available_at` moves LEASE ahead), the
+  sends run outside it, side by side, and a second short transaction records the outcomes. A deliverer that
+  dies mid-send leaves the lease to run out and the row is sent again: the receiver deduplicates by the
+  idempotency key (the row id). A remote sender may retry forever (`max_attempts=None`), its back-off capped.
+
+Rows with an `ordering_key` go out in id order per key: a row is not taken while an earlier row of its key
+is undelivered (claimed, failing or given up). On PostgreSQL rows are taken `FOR UPDATE SKIP LOCKED`, so two
+deliverers never take the same row; on SQLite the claim is a `BEGIN IMMEDIATE` transaction.
+
+Retention: delivered rows older than RETENTION are deleted (`purge_delivered`, run by `deliver_pending` at most
+every PURGE_EVERY), except the newest row of each ordering key, which carries the key's last sequence number.
+"""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Select, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from core.db import utcnow
 from engine.models import OutboxMessage
@@ -13,29 +37,118 @@ from engine.services import Sender
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_CAP_SECONDS = 3600
+BATCH = 100  # rows per local batch transaction
+BATCH_SECONDS = 0.5  # ... and at most this long (SQLite: the write lock is held meanwhile)
+REMOTE_BATCH = 16  # rows of remote senders claimed and sent side by side
+RETENTION = timedelta(days=30)
+PURGE_EVERY = timedelta(minutes=10)
+_last_purge: dict[str, float] = {}
+
+
+class RemoteSender:
+    """A sender that calls another system: `send(row)` runs outside any database transaction and raises on a
+    failure (anything but an acknowledgement). `enabled()` false: its rows stay pending, untouched."""
+
+    def __init__(self, send: Callable[[OutboxMessage], None], *, timeout: Callable[[], float],
+                 enabled: Callable[[], bool] = lambda: True, max_attempts: int | None = None) -> None:
+        self.send = send
+        self.timeout = timeout
+        self.enabled = enabled
+        self.max_attempts = max_attempts
+
+    def __call__(self, row: OutboxMessage, _session: Session) -> None:
+        self.send(row)
+
+    def lease(self) -> timedelta:
+        """How long a claimed batch is kept from other deliverers: every send of it starts at once."""
+        return timedelta(seconds=2 * self.timeout() + 5)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempts))
+
+
+def _due(now: datetime) -> Select[OutboxMessage]:
+    earlier = aliased(OutboxMessage)
+    blocked = exists().where(earlier.ordering_key == OutboxMessage.ordering_key, earlier.id < OutboxMessage.id,
+                             earlier.delivered_at.is_(None))
+    return (select(OutboxMessage)
+            .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None),
+                   OutboxMessage.available_at <= now, ~blocked)
+            .order_by(OutboxMessage.id))
+
+
+def _take(session: Session, query: Select[OutboxMessage], limit: int) -> list[OutboxMessage]:
+    session.connection(execution_options={"sqlite_immediate": True})
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+    return list(session.scalars(query.limit(limit)))
+
+
+@dataclass
+class _Kinds:
+    local: list[str]
+    remote: dict[str, RemoteSender]
+    off: list[str]
+
+
+def _kinds(senders: dict[str, Sender]) -> _Kinds:
+    remote = {k: s for k, s in senders.items() if isinstance(s, RemoteSender)}
+    off = [k for k, s in remote.items() if not s.enabled()]
+    return _Kinds(local=[k for k in senders if k not in remote],
+                  remote={k: s for k, s in remote.items() if k not in off}, off=off)
 
 
 def deliver_pending(session_factory: sessionmaker[Session], senders: dict[str, Sender], *, limit: int = 500) -> int:
-    """Deliver due rows; a failing row is retried later with back-off."""
+    """Deliver due rows (at most about `limit`); a failing row is retried later with back-off."""
+    kinds = _kinds(senders)
     delivered = 0
+    budget = limit
+    while budget > 0:
+        done, taken = _deliver_local_batch(session_factory, senders, kinds, min(BATCH, budget))
+        delivered += done
+        budget -= taken
+        if taken == 0:
+            break
+    for kind, sender in kinds.remote.items():
+        while budget > 0:
+            done, taken = _deliver_remote_batch(session_factory, kind, sender, min(REMOTE_BATCH, budget))
+            delivered += done
+            budget -= taken
+            if taken == 0:
+                break
+    _maybe_purge(session_factory)
+    return delivered
+
+
+def _fail(row: OutboxMessage, exc: BaseException, max_attempts: int | None, now: datetime) -> None:
+    row.attempts += 1
+    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    row.available_at = now + backoff(row.attempts)
+    if max_attempts is not None and row.attempts >= max_attempts:
+        row.failed_at = now
+        log.error("outbox %s (%s) given up after %s attempts: %s", row.id, row.kind, row.attempts, row.last_error)
+    else:
+        log.warning("outbox %s (%s) failed: %s", row.id, row.kind, row.last_error)
+
+
+def _deliver_local_batch(session_factory: sessionmaker[Session], senders: dict[str, Sender], kinds: _Kinds,
+                         limit: int) -> tuple[int, int]:
+    """One transaction: send due rows of in-transaction senders, each in a savepoint. (delivered, taken)"""
+    started = time.monotonic()
+    delivered = taken = 0
+    excluded = [*kinds.remote, *kinds.off]
+    query = _due(utcnow())
+    if excluded:
+        query = query.where(OutboxMessage.kind.not_in(excluded))
     with session_factory() as session:
-        query = (
-            select(OutboxMessage.id)
-            .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.available_at <= utcnow(),
-                   OutboxMessage.attempts < MAX_ATTEMPTS)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        ids = list(session.scalars(query))
-    for row_id in ids:
-        with session_factory() as session:
-            session.connection(execution_options={"sqlite_immediate": True})
-            q = select(OutboxMessage).where(OutboxMessage.id == row_id, OutboxMessage.delivered_at.is_(None))
-            if session.get_bind().dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            row = session.scalar(q)
-            if row is None:
-                continue  # another worker has it or has delivered it
+        rows = _take(session, query, limit)
+        for row in rows:
+            if taken and time.monotonic() - started > BATCH_SECONDS:
+                break  # the rest stays for the next batch (on PostgreSQL its locks end with this commit)
+            taken += 1
             send = senders.get(row.kind)
             try:
                 if send is None:
@@ -45,9 +158,90 @@ def deliver_pending(session_factory: sessionmaker[Session], senders: dict[str, S
                 row.delivered_at = utcnow()
                 delivered += 1
             except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
-                row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"
-                row.available_at = utcnow() + timedelta(seconds=min(3600, 2 ** row.attempts * 5))
-                log.warning("outbox %s (%s) failed: %s", row.id, row.kind, row.last_error)
+                _fail(row, exc, MAX_ATTEMPTS, utcnow())
+        session.commit()
+    return delivered, taken
+
+
+def _deliver_remote_batch(session_factory: sessionmaker[Session], kind: str, sender: RemoteSender,
+                          limit: int) -> tuple[int, int]:
+    """Claim (short transaction), send side by side outside any transaction, record (short transaction)."""
+    with session_factory() as session:
+        now = utcnow()
+        rows = _take(session, _due(now).where(OutboxMessage.kind == kind), limit)
+        until = now + sender.lease()
+        for row in rows:
+            row.available_at = until  # the lease: no other deliverer takes it meanwhile
+        session.flush()
+        for row in rows:
+            session.expunge(row)  # loaded and detached: the sends read them with no session open
+        session.commit()
+    if not rows:
+        return 0, 0
+    errors: dict[int, BaseException] = {}
+
+    def send(row: OutboxMessage) -> None:
+        try:
+            sender.send(row)
+        except Exception as exc:  # noqa: BLE001 - recorded on the row below
+            errors[row.id] = exc
+
+    if len(rows) == 1:
+        send(rows[0])
+    else:
+        with ThreadPoolExecutor(max_workers=len(rows), thread_name_prefix="outbox-send") as pool:
+            list(pool.map(send, rows))
+    delivered = 0
+    with session_factory() as session:
+        session.connection(execution_options={"sqlite_immediate": True})
+        now = utcnow()
+        ok = [r.id for r in rows if r.id not in errors]
+        if ok:
+            result = session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ok),
+                                                                 OutboxMessage.delivered_at.is_(None))
+                                     .values(delivered_at=now, last_error=None))
+            delivered = int(getattr(result, "rowcount", 0) or 0)
+        for row_id, exc in errors.items():
+            failed = session.get(OutboxMessage, row_id)
+            if failed is not None and failed.delivered_at is None:
+                _fail(failed, exc, sender.max_attempts, now)
+        session.commit()
+    return delivered, len(rows)
+
+
+def retry_now(session: Session, ids: list[int] | None = None) -> int:
+    """Make undelivered rows due at once (all failed rows when `ids` is None); the caller commits and audits."""
+    query = update(OutboxMessage).where(OutboxMessage.delivered_at.is_(None))
+    if ids is None:
+        query = query.where((OutboxMessage.attempts > 0) | OutboxMessage.failed_at.is_not(None))
+    else:
+        query = query.where(OutboxMessage.id.in_(ids))
+    result = session.execute(query.values(available_at=utcnow(), failed_at=None))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_delivered(session: Session, retention: timedelta = RETENTION) -> int:
+    """Delete rows delivered more than `retention` ago, keeping the newest row of every ordering key."""
+    newest = (select(func.max(OutboxMessage.id)).where(OutboxMessage.ordering_key.is_not(None))
+              .group_by(OutboxMessage.ordering_key))
+    result = session.execute(delete(OutboxMessage).where(OutboxMessage.delivered_at < utcnow() - retention,
+                                                         OutboxMessage.id.not_in(newest))
+                             .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _maybe_purge(session_factory: sessionmaker[Session]) -> None:
+    key = str(session_factory.kw.get("bind"))
+    now = time.monotonic()
+    if now - _last_purge.get(key, -1e9) < PURGE_EVERY.total_seconds():
+        return
+    _last_purge[key] = now
+    try:
+        with session_factory() as session:
+            session.connection(execution_options={"sqlite_immediate": True})
+            n = purge_delivered(session)
             session.commit()
-    return delivered
+        if n:
+            log.info("outbox: %s delivered rows older than %s deleted", n, RETENTION)
+    except Exception:  # noqa: BLE001 - retention must never stop delivery
+        log.exception("outbox purge failed")

@@ -86,6 +86,18 @@ def cmd_processes(args) -> None:
         sys.exit(1)
 
 
+def cmd_rebuild_statistics(_args) -> None:
+    """Recount PRV-2's counters from the data (after a bulk load that bypassed the ORM, or a new deployment)."""
+    from domain.access import POLICY
+    from domain.statistics import rebuild_statistics
+
+    rt = _runtime()
+    with rt.Session() as session:
+        counted = rebuild_statistics(session, dict(POLICY.areas))
+        session.commit()
+    print(f"统计已重建：{counted} 名毕业生")
+
+
 def _scheduler(stop: threading.Event, interval: int) -> None:
     """Embedded default: fire timers and deliver the outbox in-process."""
     from gradflow.celery_app import deliver_outbox_task, fire_due_timers_task
@@ -131,6 +143,14 @@ def cmd_beat(_args) -> None:
     app.start(["beat", "--loglevel=INFO", f"--schedule={Path(var) / 'celerybeat-schedule'}"])
 
 
+def cmd_sync_receiver(args) -> None:
+    """PRV-3: the reference receiver of the data sync (a stand-in for 就业管理系统, tests and demos)."""
+    from processes.sync.receiver import serve
+
+    db = Path(args.db) if args.db else load_settings().var_dir / "sync-receiver.sqlite3"
+    serve(args.host, args.port, db, fail_first=args.fail_first, delay=args.delay)
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="gradflow", description="毕业去向登记与网上签约平台")
@@ -146,6 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     worker.add_argument("--concurrency", type=int, default=2)
     worker.set_defaults(fn=cmd_worker)
     sub.add_parser("beat", help="启动 Celery beat（定时器与发件箱）").set_defaults(fn=cmd_beat)
+    recv = sub.add_parser("sync-receiver", help="数据同步的参考接收端（测试与演示用）：按 Idempotency-Key 去重保存")
+    recv.add_argument("--host", default="127.0.0.1")
+    recv.add_argument("--port", type=int, default=8765, help="0：任选一个空闲端口（启动时打印）")
+    recv.add_argument("--db", default="", help="保存收到数据的 SQLite 文件（默认 var/sync-receiver.sqlite3）")
+    recv.add_argument("--fail-first", type=int, default=0, help="前 N 个请求返回 503")
+    recv.add_argument("--delay", type=float, default=0.0, help="保存后等待的秒数（模拟慢速接收端）")
+    recv.set_defaults(fn=cmd_sync_receiver)
+    sub.add_parser("rebuild-statistics", help="按现有数据重建数据统计计数（PRV-2）").set_defaults(fn=cmd_rebuild_statistics)
     procs = sub.add_parser("processes", help="流程设计：校验（validate）、校验后部署（deploy）、运行场景测试（test）")
     procs.add_argument("action", choices=["validate", "deploy", "test"])
     procs.add_argument("process", nargs="*", help="test：只运行这些流程的场景文件（文件名前缀）")
