@@ -55,7 +55,7 @@ test-sqlite: $(STAMP) $(NPM_STAMP)
 	GRADFLOW_TEST_DB=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-postgresql: $(STAMP) $(NPM_STAMP)
-	GRADFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+	GRADFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -m "not browser and not one_backend" $(PYTEST_ARGS)
 
 RUFF_PATHS := core engine domain forms processes webapp gradflow tests bench tools
 MYPY_PATHS := core engine domain forms processes webapp gradflow

@@ -20,6 +20,8 @@ from sqlalchemy import select
 from domain.models import Account, Department, Graduate, Province, School
 from tests.conftest import page_without_tokens, with_proof
 
+pytestmark = pytest.mark.one_backend  # the policy answers the same on both backends; tests/test_scope.py keeps ROLE-1 on PostgreSQL
+
 AREAS = ("basic", "archive", "hukou")
 PERMS = ("rw", "ro", "none")
 FOREIGN_NAME = "外省生"  # never shown to the own province's accounts

@@ -15,6 +15,8 @@ from engine.validate import validate_files
 from gradflow import scenarios
 from gradflow.runtime import load_modules
 
+pytestmark = pytest.mark.one_backend  # the scenarios run on their own scratch SQLite runtime
+
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = ModuleRegistry(load_modules())
 SCENARIO_FILES = scenarios.find_files(REGISTRY.bpmn_dirs())
