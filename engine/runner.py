@@ -408,26 +408,25 @@ class Runner:
                                status_label=instance.status_label))
         self._flush(session)
 
+    def _move_status(self, session: Session, instance: ProcessInstance, actor: services.Actor, action: str,
+                     reason: str, source: str, target: str, refusal: str) -> ProcessInstance:
+        if instance.status != source:
+            raise Conflict(refusal)
+        instance.status = target
+        instance.updated_at = utcnow()
+        self._admin_audit(session, instance, actor, action, reason, {"status": source}, {"status": target})
+        return instance
+
     def suspend(self, session: Session, instance: ProcessInstance, actor: services.Actor,
                 reason: str) -> ProcessInstance:
         """No user step, message or timer runs until resumed; the timer stays due and fires on resume."""
-        if instance.status != "running":
-            raise Conflict("只有运行中的流程可以暂停")
-        instance.status = "suspended"
-        instance.updated_at = utcnow()
-        self._admin_audit(session, instance, actor, "suspend", reason, {"status": "running"},
-                          {"status": "suspended"})
-        return instance
+        return self._move_status(session, instance, actor, "suspend", reason, "running", "suspended",
+                                 "只有运行中的流程可以暂停")
 
     def resume(self, session: Session, instance: ProcessInstance, actor: services.Actor,
                reason: str) -> ProcessInstance:
-        if instance.status != "suspended":
-            raise Conflict("只有已暂停的流程可以恢复")
-        instance.status = "running"
-        instance.updated_at = utcnow()
-        self._admin_audit(session, instance, actor, "resume", reason, {"status": "suspended"},
-                          {"status": "running"})
-        return instance
+        return self._move_status(session, instance, actor, "resume", reason, "suspended", "running",
+                                 "只有已暂停的流程可以恢复")
 
     def terminate(self, session: Session, instance: ProcessInstance, actor: services.Actor,
                   reason: str) -> ProcessInstance:

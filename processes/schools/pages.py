@@ -95,6 +95,20 @@ def province_settings():
                            changes=services.changes(g.db, "province", prov.id, 20), **_common()), status
 
 
+def _create_account(actor, create, scope_field: str, kind: str):
+    """POST of a new school or department account: (redirect, None, 200) on success, else (None, error, status)."""
+    _checked_post()
+    data = {"username": request.form.get("username", "").strip(),
+            "display_name": request.form.get("display_name", ""), "password": request.form.get("password", ""),
+            scope_field: _int(request.form.get(scope_field)), "permissions": form_permissions()}
+    try:
+        account = run_step(lambda db: create(db, actor, data))
+    except (ValidationFailed, Conflict) as exc:
+        return None, exc.message, _refused(exc)
+    flash(f"已新增{kind}账号 {account.username}")
+    return redirect(url_for("schools.account", account_id=account.id)), None, 200
+
+
 @bp.route("/province/accounts", methods=["GET", "POST"])
 @province
 def province_accounts():
@@ -102,17 +116,9 @@ def province_accounts():
     actor = current_actor()
     error, status = None, 200
     if request.method == "POST":
-        _checked_post()
-        data = {"username": request.form.get("username", "").strip(),
-                "display_name": request.form.get("display_name", ""), "password": request.form.get("password", ""),
-                "school_id": _int(request.form.get("school_id")), "permissions": form_permissions()}
-        try:
-            account = run_step(lambda db: services.create_school_account(db, actor, data))
-        except (ValidationFailed, Conflict) as exc:
-            error, status = exc.message, _refused(exc)
-        else:
-            flash(f"已新增学校账号 {account.username}")
-            return redirect(url_for("schools.account", account_id=account.id))
+        created, error, status = _create_account(actor, services.create_school_account, "school_id", "学校")
+        if created is not None:
+            return created
     school_id = _int(request.args.get("school_id"))
     schools = services.province_schools(g.db, actor)
     return render_template("schools/accounts.html", accounts=services.school_accounts(g.db, actor, school_id),
@@ -162,17 +168,9 @@ def school_accounts():
     check_area(BASIC, write=request.method == "POST")
     error, status = None, 200
     if request.method == "POST":
-        _checked_post()
-        data = {"username": request.form.get("username", "").strip(),
-                "display_name": request.form.get("display_name", ""), "password": request.form.get("password", ""),
-                "department_id": _int(request.form.get("department_id")), "permissions": form_permissions()}
-        try:
-            account = run_step(lambda db: services.create_department_account(db, actor, data))
-        except (ValidationFailed, Conflict) as exc:
-            error, status = exc.message, _refused(exc)
-        else:
-            flash(f"已新增院系账号 {account.username}")
-            return redirect(url_for("schools.account", account_id=account.id))
+        created, error, status = _create_account(actor, services.create_department_account, "department_id", "院系")
+        if created is not None:
+            return created
     departments = services.school_departments(g.db, actor)
     return render_template("schools/accounts.html", accounts=services.department_accounts(g.db, actor),
                            departments={d.id: d for d in departments}, error=error, kind="department",
