@@ -116,8 +116,9 @@ def _register_blueprints(app: Flask, runtime: Any) -> None:
     from webapp.auth.routes import bp as auth_bp
     from webapp.graduate.routes import bp as graduate_bp
     from webapp.review.routes import bp as review_bp
+    from webapp.vendor import bp as vendor_bp
 
-    for bp in (auth_bp, graduate_bp, review_bp, admin_bp):
+    for bp in (auth_bp, graduate_bp, review_bp, admin_bp, vendor_bp):
         app.register_blueprint(bp)
     for module in runtime.modules.modules:  # each process module's own pages
         for bp in module.blueprints:
