@@ -1,33 +1,107 @@
-"""Inbox queries: read only work_item rows, never a deserialized workflow.
+"""Inbox queries: read only work_item rows (and the instance's status label), never a deserialized workflow.
 
-The caller passes the access policy's filter for the actor (ROLE-1): the engine names no role."""
+The caller passes the access policy's filter for the actor (ROLE-1): the engine names no role.
+Counts are GROUP BY queries; a page reads `page_size` rows in an order an index serves
+(ix_work_item_department / ix_work_item_school: role, state, scope, created_at, id).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import WorkItem
+from engine.models import ProcessInstance, WorkItem
 
 PAGE_SIZE = 20
+PAGE_SIZES = (20, 50, 100)
+# sort key -> the columns, each ascending (True) or descending (False); id last keeps the order total
+SORTS: dict[str, tuple[tuple[Any, bool], ...]] = {
+    "created": ((WorkItem.created_at, True), (WorkItem.id, True)),
+    "-created": ((WorkItem.created_at, False), (WorkItem.id, False)),
+    "name": ((WorkItem.subject_name, True), (WorkItem.id, True)),
+    "no": ((WorkItem.subject_no, True), (WorkItem.id, True)),
+    "kind": ((WorkItem.process_id, True), (WorkItem.created_at, True), (WorkItem.id, True)),
+    "-completed": ((WorkItem.completed_at, False), (WorkItem.id, False)),
+}
+DEFAULT_SORT = {"open": "created", "completed": "-completed"}
+# the query-string names of a filter (page excluded: a link to another page sets its own)
+FILTER_ARGS = ("state", "kind", "dept", "type", "from", "to", "q", "sort", "size")
 
 
 @dataclass
 class InboxFilter:
     state: str = "open"  # open | completed
     category: str = ""
+    kind: str = ""  # a process id (线上签约, 档案信息登记 ...)
+    department_id: int | None = None  # a school reviewer narrows to one 院系
     date_from: datetime | None = None
     date_to: datetime | None = None
     q: str = ""
+    sort: str = ""  # a key of SORTS; empty: the state's default
     page: int = 1
+    page_size: int = PAGE_SIZE
+
+    @property
+    def order_key(self) -> str:
+        return self.sort if self.sort in SORTS else DEFAULT_SORT.get(self.state, "created")
+
+    @property
+    def size(self) -> int:
+        return self.page_size if self.page_size in PAGE_SIZES else PAGE_SIZE
 
 
-def _filtered(visible: ColumnElement[bool], f: InboxFilter) -> Select[WorkItem]:
+def _date(raw: str | None, *, end: bool = False) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d")
+    except ValueError:
+        return None
+    day = day - timedelta(hours=8)  # the reviewer means Beijing dates; rows are UTC
+    return day + timedelta(days=1) if end else day
+
+
+def _int(raw: str | None, default: int | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 10 else default
+
+
+def parse(args: Mapping[str, str], *, department: bool = False) -> InboxFilter:
+    """A filter from query-string arguments (page, API, saved filter); anything malformed is its default.
+    `department`: whether the caller may narrow to one 院系 (the policy's scope still applies)."""
+    size = _int(args.get("size"), PAGE_SIZE) or PAGE_SIZE
+    sort = args.get("sort") or ""
+    return InboxFilter(
+        state="completed" if args.get("state") == "completed" else "open",
+        category=(args.get("type") or "")[:100],
+        kind=(args.get("kind") or "")[:100],
+        department_id=_int(args.get("dept"), None) if department else None,
+        date_from=_date(args.get("from")),
+        date_to=_date(args.get("to"), end=True),
+        q=(args.get("q") or "").strip()[:50],
+        sort=sort if sort in SORTS else "",
+        page=_int(args.get("page"), 1) or 1,
+        page_size=size if size in PAGE_SIZES else PAGE_SIZE,
+    )
+
+
+def filter_args(args: Mapping[str, str]) -> dict[str, str]:
+    """A filter's own arguments, non-empty, in a fixed order: for links and saved filters."""
+    return {name: str(args.get(name))[:100] for name in FILTER_ARGS if args.get(name)}
+
+
+def _filtered(visible: ColumnElement[bool], f: InboxFilter, *, kind: bool = True) -> Select[Any]:
     query = select(WorkItem).where(visible, WorkItem.optional.is_(False))
     if f.category:
         query = query.where(WorkItem.category == f.category)
+    if kind and f.kind:
+        query = query.where(WorkItem.process_id == f.kind)
+    if f.department_id is not None:
+        query = query.where(WorkItem.department_id == f.department_id)
     if f.date_from:
         query = query.where(WorkItem.created_at >= f.date_from)
     if f.date_to:
@@ -38,20 +112,75 @@ def _filtered(visible: ColumnElement[bool], f: InboxFilter) -> Select[WorkItem]:
     return query
 
 
+def _ordered(query: Select[Any], f: InboxFilter) -> Select[Any]:
+    return query.order_by(*(col.asc() if up else col.desc() for col, up in SORTS[f.order_key]))
+
+
 def page(session: Session, visible: ColumnElement[bool], f: InboxFilter) -> tuple[list[WorkItem], int]:
     query = _filtered(visible, f).where(WorkItem.state == f.state)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = WorkItem.created_at.asc() if f.state == "open" else WorkItem.completed_at.desc()
-    rows = list(session.scalars(query.order_by(order, WorkItem.id).offset((max(f.page, 1) - 1) * PAGE_SIZE)
-                                .limit(PAGE_SIZE)))
+    size = f.size
+    rows = list(session.scalars(_ordered(query, f).offset((max(f.page, 1) - 1) * size).limit(size)))
     return rows, total
 
 
-def counts(session: Session, visible: ColumnElement[bool]) -> dict[str, int]:
-    rows = session.execute(
-        select(WorkItem.state, func.count()).where(visible, WorkItem.optional.is_(False))
-        .group_by(WorkItem.state)
-    ).all()
+def pages(total: int, f: InboxFilter) -> int:
+    return max(1, -(-total // f.size))
+
+
+def window(current: int, last: int, radius: int = 2) -> list[int]:
+    """The page numbers around the current one (the pager adds first / last and prev / next)."""
+    return list(range(max(1, current - radius), min(last, current + radius) + 1))
+
+
+def current_labels(session: Session, rows: list[WorkItem]) -> dict[int, str]:
+    """The instances' status labels now: a decided item's own label is the step it was decided in."""
+    ids = {r.instance_id for r in rows}
+    if not ids:
+        return {}
+    return dict(session.execute(select(ProcessInstance.id, ProcessInstance.status_label)
+                                .where(ProcessInstance.id.in_(ids))).tuples().all())
+
+
+def counts(session: Session, visible: ColumnElement[bool], f: InboxFilter | None = None) -> dict[str, int]:
+    """Items per state, under every other filter of `f` (none: the whole scope)."""
+    base = _filtered(visible, f) if f is not None else select(WorkItem).where(visible, WorkItem.optional.is_(False))
+    sub = base.subquery()
+    rows = session.execute(select(sub.c.state, func.count()).group_by(sub.c.state)).all()
     result = {"open": 0, "completed": 0, "cancelled": 0}
     result.update({state: n for state, n in rows})
     return result
+
+
+def kind_counts(session: Session, visible: ColumnElement[bool], f: InboxFilter) -> dict[str, int]:
+    """Items of the filter's state per process, under every other filter but the kind."""
+    sub = _filtered(visible, f, kind=False).where(WorkItem.state == f.state).subquery()
+    return dict(session.execute(select(sub.c.process_id, func.count()).group_by(sub.c.process_id)).tuples().all())
+
+
+def department_counts(session: Session, visible: ColumnElement[bool], f: InboxFilter) -> dict[int, int]:
+    """Items of the filter's state per 院系 (for a school reviewer), under every other filter."""
+    sub = _filtered(visible, replace(f, department_id=None)).where(WorkItem.state == f.state).subquery()
+    return {d: n for d, n in session.execute(select(sub.c.department_id, func.count())
+                                             .group_by(sub.c.department_id)).tuples().all() if d is not None}
+
+
+def _after(f: InboxFilter, item: WorkItem) -> ColumnElement[bool]:
+    """Keyset: the rows that come after `item` in the filter's order."""
+    cols = SORTS[f.order_key]
+    clauses = []
+    for i, (col, up) in enumerate(cols):
+        value = getattr(item, col.key)
+        if value is None:
+            continue
+        step = col > value if up else col < value
+        clauses.append(and_(*(c == getattr(item, c.key) for c, _ in cols[:i]), step))
+    return or_(*clauses)
+
+
+def next_open(session: Session, visible: ColumnElement[bool], f: InboxFilter, after: WorkItem) -> WorkItem | None:
+    """The open item that follows `after` in the same filter and order, else the first one left."""
+    f = replace(f, state="open", sort=f.sort if f.sort != "-completed" else "")
+    query = _ordered(_filtered(visible, f).where(WorkItem.state == "open", WorkItem.id != after.id), f)
+    found = session.scalars(query.where(_after(f, after)).limit(1)).first()
+    return found if found is not None else session.scalars(query.limit(1)).first()

@@ -25,6 +25,7 @@ def module() -> ProcessModule:
         blueprints=(pages.bp,),
         api_blueprints=(api.bp,),
         openapi_paths=api.PATHS,
+        openapi_schemas=api.SCHEMAS,
         record_extras=pages.record_extras,
         record_extras_template="review/_withdraw.html",
     )

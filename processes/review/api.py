@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import g, jsonify
 
 from core.errors import ValidationFailed
 from engine.models import ProcessInstance, WorkItem
-from webapp.api.base import api_blueprint, step_response
+from webapp.api.base import api_blueprint, body, step_response
 from webapp.api.openapi import _id, _op
 from webapp.session import current_actor, run_step
 
-from . import services
-from .forms import ReviewForm
+from . import bulk, services
+from .forms import MAX_BULK, BulkApproveForm, ReviewForm
 
 bp = api_blueprint("review_api", __name__)
 
@@ -73,3 +73,27 @@ COMPLETION = {"decision": {"type": "string", "enum": list(services.DECISIONS)},
               "reason": {"type": "string", "maxLength": 200},
               "edits": {"type": "object", "description": "修改后的登记信息，按被审核流程的表单校验（REV-5）"}}
 PATHS = {"/instances/{instance_id}/withdraw": {"post": _op("审核前撤回（REV-6）", params=[_id("instance_id")])}}
+
+
+@bp.route("/work-items/bulk-complete", methods=["POST"])
+def bulk_complete():
+    """Approve several review tasks, each its own step; 200 with one result per id (an id outside the caller's
+    scope gets the same answer as a missing one, ROLE-1)."""
+    data = body()
+    if data.get("decision", "approve") != "approve":
+        raise ValidationFailed("批量办理只能通过（approve）", details={"decision": ["批量办理只能通过"]})
+    form = BulkApproveForm.from_json({"item_ids": data.get("item_ids")})
+    if not isinstance(data.get("item_ids"), list) or not form.validate():
+        raise ValidationFailed(form.first_error(), details=form.error_details())
+    results = bulk.approve_many(current_actor(), form.item_ids.data)
+    return jsonify(results=[{"id": r.item_id, "ok": True, "status_label": r.status_label} if r.ok
+                            else {"id": r.item_id, "ok": False, "reason": r.reason} for r in results],
+                   approved=sum(r.ok for r in results))
+
+
+BULK_SCHEMA = {"type": "object", "required": ["item_ids"], "properties": {
+    "item_ids": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_BULK},
+    "decision": {"type": "string", "enum": ["approve"]}}}
+PATHS["/work-items/bulk-complete"] = {"post": _op("批量通过审核待办：每条单独办理、单独记录，逐条返回结果",
+                                                  body="BulkComplete")}
+SCHEMAS = {"BulkComplete": BULK_SCHEMA}

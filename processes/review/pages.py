@@ -11,10 +11,11 @@ from domain.models import Graduate
 from engine.models import ProcessInstance, WorkItem
 from webapp.graduate.routes import record_action
 from webapp.records import edit_changes_for
+from webapp.review import filters
 from webapp.session import ReadOnlyArea, current_actor, log_refusal, role_required, run_step
 
-from . import services
-from .forms import ReviewForm
+from . import bulk, services
+from .forms import BulkApproveForm, ReviewForm
 
 bp = Blueprint("review_task", __name__, template_folder="templates")
 
@@ -68,8 +69,7 @@ def reviewer_page(item: WorkItem, data: dict[str, Any]):
             except (ValidationFailed, Conflict) as exc:
                 error = exc.message
             else:
-                flash("审核结果已提交")
-                return redirect(url_for("review.inbox"))
+                return redirect(_next_url(actor, item.id))
     elif request.method == "POST":
         error = form.first_error()
     ctx: dict[str, Any] = {}
@@ -81,7 +81,41 @@ def reviewer_page(item: WorkItem, data: dict[str, Any]):
                            edit_template=part.edit_template if part is not None else "",
                            edit_changes=edit_changes_for(instance),
                            allow_return=bool(data.get("allow_return")), writable=writable,
-                           history=runner.history(g.db, instance.id), **ctx), (422 if error else 200)
+                           history=runner.history(g.db, instance.id),
+                           back_url=_inbox_url(),
+                           **ctx), (422 if error else 200)
+
+
+def _inbox_url() -> str:
+    """The inbox the reviewer came from, every filter kept."""
+    args: dict[str, Any] = dict(filters.filter_args(request.args))
+    return url_for("review.inbox", **args)
+
+
+def _next_url(actor, item_id: int) -> str:
+    """"Next task": the next open item of the filter the reviewer came from, else that filter's inbox."""
+    args: dict[str, Any] = dict(filters.filter_args(request.args))
+    found = filters.next_item(item_id, request.args, actor)
+    if found is None:
+        flash("审核结果已提交。该筛选下已没有待审核事项")
+        return url_for("review.inbox", **args)
+    flash("审核结果已提交")
+    return url_for("review.item", item_id=found, **args)
+
+
+@bp.route("/review/bulk-approve", methods=["POST"])
+@role_required("department", "school")
+def bulk_approve():
+    """Approve the checked items of the inbox, each as its own step; the page lists each item's result."""
+    actor = current_actor()
+    form = BulkApproveForm()
+    back = {k[5:]: v for k, v in request.form.items() if k.startswith("back-") and k[5:] in filters.FILTER_ARGS}
+    if not form.validate_on_submit():
+        flash(form.first_error())
+        return redirect(url_for("review.inbox", **back))
+    results = bulk.approve_many(actor, form.item_ids.data)
+    return render_template("review/bulk_result.html", results=results, back=url_for("review.inbox", **back),
+                           ok=sum(r.ok for r in results))
 
 
 @bp.route("/graduate/records/<int:instance_id>/withdraw", methods=["POST"])

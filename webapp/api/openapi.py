@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from domain.modules import ModuleRegistry
+from engine.inbox import PAGE_SIZES, SORTS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -110,6 +111,12 @@ def document(modules: ModuleRegistry) -> dict:
                 {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["open", "completed"]}},
                 {"name": "type", "in": "query", "schema": {"type": "string"}},
                 {"name": "q", "in": "query", "schema": {"type": "string"}},
+                {"name": "kind", "in": "query", "description": "流程 id（事项类型）", "schema": {"type": "string"}},
+                {"name": "dept", "in": "query", "description": "院系 id（仅学校审核账号）", "schema": {"type": "integer"}},
+                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
+                {"name": "page_size", "in": "query", "schema": {"type": "integer", "enum": list(PAGE_SIZES)}},
                 {"name": "page", "in": "query", "schema": {"type": "integer"}}])},
             "/work-items/{item_id}": {"get": _op("读取待办：表单字段与当前数据", params=[_id("item_id")])},
             "/work-items/{item_id}/complete": {"post": _op("办理待办", body="Completion", params=[_id("item_id")])},

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import g, jsonify, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from core.db import utcnow
 from core.errors import Conflict, Forbidden
 from core.timefmt import iso
-from domain.access import POLICY
+from domain.access import POLICY, SCHOOL
 from domain.accounts import (
     LoginRefused,
     api_tokens,
@@ -55,7 +56,7 @@ def token():
         return fail("请提供用户名和密码", 422)
     label = data.get("label")
     if label is not None and (not isinstance(label, str) or len(label.strip()) > MAX_LABEL):
-        return fail(f"label 须为不超过 {MAX_LABEL} 个字符的字符串", 422)
+        return fail(_("label 须为不超过 %(MAX_LABEL)s 个字符的字符串", MAX_LABEL=MAX_LABEL), 422)
     try:
         account = authenticate(g.db, username, password)
     except LoginRefused as exc:
@@ -133,18 +134,17 @@ def upload():
 @bp.route("/work-items")
 def work_items():
     actor = current_actor()
-    f = inbox_q.InboxFilter(state="completed" if request.args.get("state") == "completed" else "open",
-                            category=request.args.get("type", "")[:100], q=request.args.get("q", "")[:50])
-    page = request.args.get("page", "1")
-    f.page = int(page) if page.isdigit() and len(page) < 7 else 1
+    # the reviewer inbox's filter (issue 10): kind, dept (a school), type, from, to, q, sort, page, page_size
+    args = {**request.args.to_dict(), "size": request.args.get("page_size", "")}
+    f = inbox_q.parse(args, department=actor.role == SCHOOL)
     visible = POLICY.item_filter(actor)
     if POLICY.is_graduate(actor):
         rows = list(g.db.scalars(select(WorkItem).where(visible, WorkItem.state == f.state)
                                  .order_by(WorkItem.id.desc()).limit(inbox_q.PAGE_SIZE)))
-        total = len(rows)
-    else:
-        rows, total = inbox_q.page(g.db, visible, f)
-    return jsonify(items=[item_json(i) for i in rows], total=total, page=f.page, page_size=inbox_q.PAGE_SIZE)
+        return jsonify(items=[item_json(i) for i in rows], total=len(rows), page=1, page_size=inbox_q.PAGE_SIZE)
+    rows, total = inbox_q.page(g.db, visible, f)
+    counts = {"state": inbox_q.counts(g.db, visible, f), "kind": inbox_q.kind_counts(g.db, visible, f)}
+    return jsonify(items=[item_json(i) for i in rows], total=total, page=f.page, page_size=f.size, counts=counts)
 
 
 def _item(item_id: int) -> WorkItem:
