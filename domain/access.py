@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden
@@ -56,6 +56,11 @@ def _scope_value(actor: Actor) -> tuple[str, int] | None:
         return None
     value = getattr(actor, column)
     return (column, value) if value is not None else None
+
+
+def _assigned_to(actor: Actor, item: WorkItem) -> bool:
+    """An open item an admin reassigned is seen and worked only by its assignee (issue 10)."""
+    return item.assignee_id is None or item.assignee_id == actor.id or item.state != "open"
 
 
 class AccessPolicy:
@@ -109,7 +114,7 @@ class AccessPolicy:
             return True
         scope = _scope_value(actor)
         return (scope is not None and item.role == actor.role and getattr(item, scope[0]) == scope[1]
-                and self._process_visible(actor, item.process_id))
+                and self._process_visible(actor, item.process_id) and _assigned_to(actor, item))
 
     def may_complete(self, actor: Actor, item: WorkItem) -> bool:
         if actor.role == ADMIN or not self.may_see_item(actor, item):
@@ -122,7 +127,9 @@ class AccessPolicy:
         scope = _scope_value(actor)
         if scope is None:
             return false()
-        clause = and_(WorkItem.role == actor.role, getattr(WorkItem, scope[0]) == scope[1])
+        clause = and_(WorkItem.role == actor.role, getattr(WorkItem, scope[0]) == scope[1],
+                      # an open item an admin reassigned is the assignee's alone (issue 10)
+                      or_(WorkItem.assignee_id.is_(None), WorkItem.assignee_id == actor.id, WorkItem.state != "open"))
         hidden = self._hidden_processes(actor)
         return and_(clause, WorkItem.process_id.notin_(hidden)) if hidden else clause
 

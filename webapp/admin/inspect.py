@@ -34,6 +34,7 @@ ACTION_NAMES = {
     "start": "发起", "complete": "办理", "submit": "提交", "withdraw": "撤回", "timer": "定时触发",
     "edit": "审核修改", "void": "作废", "draft": "保存草稿", "assist_upload": "协助上传",
     "suspend": "暂停流程", "resume": "恢复流程", "terminate": "终止流程", "retry": "重试失败步骤",
+    "reassign": "改派待办", "migrate": "迁移到新版本",
 }
 DECISION_NAMES = {"approve": "通过", "reject": "不通过", "return": "退回修改", "accept": "接受", "refuse": "拒绝",
                   "void": "作废"}

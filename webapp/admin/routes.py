@@ -17,7 +17,7 @@ from flask import (
     redirect,
     render_template,
     request,
-        url_for,
+    url_for,
 )
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -25,10 +25,11 @@ from sqlalchemy import select
 from core.errors import Conflict, EngineError, NotFound
 from core.timefmt import china_time
 from domain.models import Department, Employer, Graduate, School
+from engine import migration
 from engine.models import OutboxMessage, ProcessInstance, ProcessVersion, WorkItem
 from engine.timers import record_incident
-from webapp.admin import inspect, listing
-from webapp.admin.forms import AdminActionForm
+from webapp.admin import diagram, inspect, listing
+from webapp.admin.forms import AdminActionForm, MigrateForm, ReassignForm
 from webapp.session import current_actor, role_required, run_step
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -121,7 +122,10 @@ def instance(instance_id: int):
         history=[(h, inspect.changes(h)) for h in history], outbox=outbox, form=AdminActionForm(),
         status=listing.status_key(inst), statuses=listing.STATUS_NAMES, lanes=listing.LANE_NAMES,
         action_name=inspect.action_name, decision_name=inspect.decision_name, is_id_key=inspect.is_id_key,
-        show=inspect.show,
+        show=inspect.show, diagrams=pages.instance_diagrams(inst, workflow), legend=diagram.legend(),
+        mark_names=diagram.MARK_NAMES, newer=migration.newer_versions(db, inst.version_id),
+        migrate_form=MigrateForm(), reassign_form=ReassignForm(), assignees=pages.assignee_names(items),
+        candidates={i.id: pages.candidates(i) for i in items if i.state == "open" and not i.optional},
     )
 
 
@@ -170,3 +174,6 @@ def act(instance_id: int, action: str):
         return back
     flash(_(DONE[action]))
     return back
+
+
+from webapp.admin import pages  # noqa: E402 - its routes are on bp; it imports bp from here
