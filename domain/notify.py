@@ -45,14 +45,49 @@ def configure_spool(directory: Path) -> None:
     _SPOOL["dir"] = directory
 
 
+_SEEN: dict[Path, tuple[int, set[str]]] = {}  # per spool file: bytes read so far, idempotency keys found
+
+
+def idempotency_key(row: OutboxMessage) -> str:
+    """The outbox id, with its creation time so that a database started afresh (ids from 1 again) is not
+    mistaken for one already sent."""
+    return f"outbox:{row.id}:{row.created_at.isoformat() if row.created_at else ''}"
+
+
+def _spooled_keys(path: Path) -> set[str]:
+    """The idempotency keys already in a spool file, read incrementally (only what was appended since)."""
+    offset, ids = _SEEN.get(path, (0, set()))
+    if not path.exists():
+        return ids
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break  # a line being written: read it next time
+            offset += len(raw)
+            try:
+                ids.add(str(json.loads(raw)["idempotency_key"]))
+            except (ValueError, TypeError, KeyError):
+                continue
+    _SEEN[path] = (offset, ids)
+    return ids
+
+
 def spool(channel: str, row: OutboxMessage) -> None:
+    """Append the message once per outbox id (the idempotency key): a row delivered again after its deliverer
+    died between sending and marking it delivered is not sent twice (issue 12)."""
     directory = _SPOOL["dir"]
-    line = json.dumps({"outbox_id": row.id, **row.payload}, ensure_ascii=False)
+    key = idempotency_key(row)
+    line = json.dumps({"outbox_id": row.id, "idempotency_key": key, **row.payload}, ensure_ascii=False)
     if directory is None:
         log.info("%s %s", channel, line)
         return
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / f"{channel}.jsonl", "a", encoding="utf-8") as fh:
+    path = directory / f"{channel}.jsonl"
+    if key in _spooled_keys(path):
+        log.info("%s outbox %s already sent: skipped", channel, row.id)
+        return
+    with open(path, "a", encoding="utf-8") as fh:
         fh.write(line + "\n")
 
 

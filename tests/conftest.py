@@ -139,8 +139,12 @@ def _clean_tables(request):
         probe = " UNION ALL ".join(f"SELECT '{name}' FROM (SELECT 1 FROM {name} LIMIT 1) AS t{i}"
                                    for i, name in enumerate(tables))
         written = {row[0] for row in conn.execute(text(probe))}
+        # the audit tables are append-only (migration 0018): their triggers let a DELETE through only while
+        # this transaction holds a row in audit_maintenance
+        conn.execute(text("INSERT INTO audit_maintenance (reason) VALUES ('test cleanup')"))
         for name in (t for t in tables if t in written):  # children before parents
             conn.execute(text(f"DELETE FROM {name}"))
+        conn.execute(text("DELETE FROM audit_maintenance"))
         if rt.db.dialect.name == "postgresql":  # ids start at 1 again, as with RESTART IDENTITY
             for name in (t for t in tables if t in written and "id" in Base.metadata.tables[t].c):
                 seq = conn.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": name})

@@ -126,7 +126,12 @@ def _employer(api) -> dict:
     body = {"employer_name": "厦门某某咨询有限公司", "credit_code": credit_code(9901), "nature": "56", "industry": "I",
             "division_code": "350203", "employer_address": "厦门市思明区", "contact": "某经理", "mobile": "13900001111",
             "username": "prober", "password": "secret-123"}
-    assert api.post("/api/v1/employers", json=body).status_code == 201
+    sent = api.post("/api/v1/employers", json=body)
+    assert sent.status_code == 202  # issue 12: then the code sent to the contact
+    from tests.test_employer_verification import last_code
+
+    assert api.post("/api/v1/employers/verify", json={"token": sent.json["registration"]["token"],
+                                                      "code": last_code(api.application.extensions["gradflow"])}).status_code == 201
     return {"Authorization": "Bearer " + api.post("/api/v1/token", json={"username": "prober",
                                                                          "password": "secret-123"}).json["token"]}
 

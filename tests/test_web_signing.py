@@ -153,8 +153,13 @@ def test_employer_registration_with_a_wrong_credit_code_is_refused_and_creates_n
     resp = client.post("/employer/register", data=registration(division_code="359999"))
     assert resp.status_code == 422 and "行政区划代码不存在" in resp.get_data(as_text=True)
     assert counts(runtime) == before
-    # the right code registers the employer, logs it in and lands on its home
+    # the right code registers the employer (once its contact enters the code sent to it, issue 12),
+    # logs it in and lands on its home
     resp = client.post("/employer/register", data=registration(code=good))
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/employer/register/verify")
+    from tests.test_employer_verification import last_code
+
+    resp = client.post("/employer/register/verify", data={"code": last_code(runtime)})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/employer")
     home = client.get("/employer").get_data(as_text=True)
     assert "厦门鹭岛软件有限公司" in home and good in home
@@ -163,8 +168,10 @@ def test_employer_registration_with_a_wrong_credit_code_is_refused_and_creates_n
         assert account.role == "employer" and s.get(Employer, account.employer_id).division_code == "350203"
     # one registration per 统一社会信用代码
     after = counts(runtime)
-    resp = app.test_client().post("/employer/register", data=registration(username="hr_other", code=good))
-    assert resp.status_code == 409 and "该统一社会信用代码已注册" in resp.get_data(as_text=True)
+    other = app.test_client()
+    other.post("/employer/register", data=registration(username="hr_other", code=good))
+    resp = other.post("/employer/register/verify", data={"code": last_code(runtime)})
+    assert resp.status_code == 409 and "该统一社会信用代码已被其他账号注册" in resp.get_data(as_text=True)
     assert counts(runtime) == after
     # login sends an employer to its home
     resp = app.test_client().post("/login", data={"username": "hr_new", "password": "secret-pass-1"})

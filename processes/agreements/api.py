@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from core.errors import Forbidden, ValidationFailed
 from core.timefmt import iso
-from domain import dicts
+from domain import blobs, dicts
 from domain.access import POLICY
 from domain.attachments import check_attachments
 from domain.models import Agreement, AssistLink, Employer, Graduate, Termination
@@ -27,8 +27,10 @@ from webapp.extensions import limit_employer_registration, limit_graduate_lookup
 from webapp.session import current_actor, log_refusal, run_step
 
 from . import pdf as agreement_pdf
+from . import registration
 from . import services as signing
 from .documents import FontMissing
+from .employer import limit_verification
 from .forms import (
     MAX_IMAGES,
     AnswerForm,
@@ -38,10 +40,11 @@ from .forms import (
     OfflineAgreementForm,
     PaperAgreementForm,
     StampedUploadForm,
+    VerifyCodeForm,
 )
 
 log = logging.getLogger(__name__)
-bp = api_blueprint("agreements_api", __name__, public=("register_employer",))
+bp = api_blueprint("agreements_api", __name__, public=("register_employer", "verify_employer"))
 AGREEMENT_PROCESSES = {"online_signing", "offline_signing", "paper_registration"}
 PAGE_SIZE = 20
 
@@ -185,22 +188,36 @@ def instance_extras(db, instance: ProcessInstance) -> dict:
 @bp.route("/employers", methods=["POST"])
 @limit_employer_registration  # per client, shared with the page (issue 8)
 def register_employer():
+    """issue 12: a pending registration and a code to the contact; the same answer whether the username
+    exists or not. POST /employers/verify with the code creates the employer and its account."""
     form = valid(EmployerRegistrationForm.from_json(body()))
     clean = {**form.employer_fields(), "division_code": form.division_code.data}
-    username, password = form.username.data.strip(), form.password.data
+    username, password, channel = form.username.data.strip(), form.password.data, form.channel()
+    reg = run_step(lambda db: registration.start(db, clean, username, password, channel))
+    return jsonify(registration={"token": reg.token, "sent_to": registration.mask_target(reg.target),
+                                 "channel": reg.channel, "expires_at": iso(reg.code_expires_at)},
+                   message="验证码已发送，请在10分钟内提交验证码完成注册"), 202
 
-    def register(db):
-        account = signing.register_employer(db, clean, username, password)
-        return account.id, account.employer_id
+
+@bp.route("/employers/verify", methods=["POST"])
+@limit_verification  # shared with the page
+def verify_employer():
+    data = body()
+    form = valid(VerifyCodeForm.from_json(data))
+    token, code = str(data.get("token") or ""), form.code.data
 
     from sqlalchemy.exc import IntegrityError
 
     try:
-        _account_id, employer_id = run_step(register)
+        outcome = run_step(lambda db: registration.verify(db, token, code))
     except IntegrityError:  # a concurrent registration took the code or the name first
         return fail("该统一社会信用代码或登录名已被注册", 409)
-    return jsonify(employer={"id": employer_id, "name": clean["employer_name"], "credit_code": clean["credit_code"]},
-                   username=username), 201
+    if outcome.account is None:
+        taken = {"credit_code": [outcome.error or ""]} if outcome.credit_code_taken else None
+        return fail(outcome.error or "验证失败", outcome.status, taken)
+    employer = g.db.get(Employer, outcome.account.employer_id)
+    return jsonify(employer={"id": employer.id, "name": employer.name, "credit_code": employer.credit_code},
+                   username=outcome.account.username), 201
 
 
 @bp.route("/graduates/lookup", methods=["POST"])
@@ -289,7 +306,7 @@ def agreement_pdf_file(agreement_id: int):
             resp.headers["Retry-After"] = "5"
             return resp
     name = f"agreement-{agreement.agreement_no or agreement.id}.pdf"
-    resp = Response(bytes(doc.pdf), mimetype="application/pdf")
+    resp = Response(blobs.read(g.db, doc.storage_key, doc.pdf), mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     resp.headers["Cache-Control"] = "private, no-store"
     return resp

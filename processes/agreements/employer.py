@@ -3,24 +3,29 @@ the detail of an invitation/agreement/termination, answering and starting an onl
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from core.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from domain import dicts
 from domain.access import POLICY
-from domain.models import Employer, Graduate
+from domain.models import Account, Employer, Graduate
 from engine.models import ProcessInstance, WorkItem
-from webapp.extensions import limit_employer_registration, limit_graduate_lookup
+from webapp.extensions import limit_employer_registration, limit_graduate_lookup, limiter
 from webapp.records import record_context
 from webapp.session import LoginAccount, current_actor, log_refusal, role_required, run_step
 
+from . import registration
 from . import services as signing
 from .forms import (
     AnswerForm,
+    DisputeDecisionForm,
+    DisputeForm,
     EmployerRegistrationForm,
     FindGraduateForm,
     InvitationForm,
+    VerifyCodeForm,
 )
 
 bp = Blueprint("employer", __name__, url_prefix="/employer", template_folder="templates")
@@ -33,7 +38,12 @@ def _status(exc: EngineError) -> int:
     return 409 if isinstance(exc, Conflict) else (404 if isinstance(exc, NotFound) else 422)
 
 
-# -- registration (public) ---------------------------------------------------------
+# -- registration (public): verify the contact first, then the account exists (issue 12) ------------
+REGISTRATION_KEY = "employer_registration"  # the pending registration's token
+# codes entered, codes re-sent, disputes filed: per client, beside the per-code limit of 5 tries
+limit_verification = limiter.shared_limit("30/hour;100/day", scope="employer-verify", methods=["POST"])
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limit_employer_registration  # per client (issue 8)
 def register():
@@ -44,20 +54,118 @@ def register():
     if form.validate_on_submit():
         clean = {**form.employer_fields(), "division_code": form.division_code.data}
         username, password = form.username.data.strip(), form.password.data
-        try:
-            account = run_step(lambda db: signing.register_employer(db, clean, username, password))
+        try:  # the same answer whether the username exists or not: it is checked after verification
+            reg = run_step(lambda db: registration.start(db, clean, username, password, form.channel()))
         except (ValidationFailed, Conflict) as exc:
             error, status = exc.message, _status(exc)
         else:
-            login_user(LoginAccount(account))
-            flash("注册成功，可以查找毕业生并发起签约邀请")
-            return redirect(url_for("employer.home"))
+            session[REGISTRATION_KEY] = reg.token  # the verify page says where the code went
+            return redirect(url_for("employer.verify"))
     elif request.method == "POST":
         error, status = form.first_error(), 422
     chosen = dicts.division_path(form.division_code.data) if form.division_code.data else []
     levels = [dicts.provinces()] + [dicts.children(c["code"]) for c in chosen[:2]]
     return render_template("employer/register.html", form=form, error=error, levels=levels,
                            chosen=[c["code"] for c in chosen]), status
+
+
+def _render_verify(reg, *, error=None, status=200, taken=False, form=None):
+    return render_template("employer/verify.html", form=form or VerifyCodeForm(), reg=reg, error=error,
+                           target=registration.mask_target(reg.target), taken=taken,
+                           dispute_form=DisputeForm(), resend_form=VerifyCodeForm()), status
+
+
+def _pending_registration():
+    try:
+        return registration.pending(g.db, session.get(REGISTRATION_KEY))
+    except NotFound as exc:
+        session.pop(REGISTRATION_KEY, None)
+        flash(exc.message)
+        return None
+
+
+@bp.route("/register/verify", methods=["GET", "POST"])
+@limit_verification
+def verify():
+    reg = _pending_registration()
+    if reg is None:
+        return redirect(url_for("employer.register"))
+    form = VerifyCodeForm()
+    if request.method == "GET":
+        return _render_verify(reg, taken=reg.verified_at is not None)
+    if not form.validate_on_submit():
+        return _render_verify(reg, error=form.first_error(), status=422, form=form)
+    token, code = reg.token, form.code.data
+    outcome = run_step(lambda db: registration.verify(db, token, code))
+    if outcome.account is None:
+        return _render_verify(reg, error=outcome.error, status=outcome.status,
+                              taken=outcome.credit_code_taken, form=form)
+    session.pop(REGISTRATION_KEY, None)
+    login_user(LoginAccount(outcome.account))
+    flash(_("注册成功，可以查找毕业生并发起签约邀请"))
+    return redirect(url_for("employer.home"))
+
+
+@bp.route("/register/resend", methods=["POST"])
+@limit_verification
+def resend():
+    reg = _pending_registration()
+    if reg is None:
+        return redirect(url_for("employer.register"))
+    token = reg.token
+    try:
+        reg = run_step(lambda db: registration.resend(db, token))
+    except (Conflict, NotFound) as exc:
+        return _render_verify(reg, error=exc.message, status=_status(exc))
+    flash(_("验证码已发送至%(target)s，10分钟内有效", target=registration.mask_target(reg.target)))
+    return redirect(url_for("employer.verify"))
+
+
+@bp.route("/register/dispute", methods=["POST"])
+@limit_verification
+def dispute():
+    reg = _pending_registration()
+    if reg is None:
+        return redirect(url_for("employer.register"))
+    form = DisputeForm()
+    if not form.validate_on_submit():
+        return _render_verify(reg, error=form.first_error(), status=422, taken=True)
+    token, reason = reg.token, form.reason.data
+    try:
+        run_step(lambda db: registration.file_dispute(db, token, reason))
+    except (Conflict, NotFound) as exc:
+        return _render_verify(reg, error=exc.message, status=_status(exc), taken=True)
+    session.pop(REGISTRATION_KEY, None)
+    flash(_("争议申请已提交，省级主管部门审核后将通知联系人"))
+    return redirect(url_for("auth.login"))
+
+
+# -- credit-code disputes: the province or an admin decides (issue 12) ------------------------
+@bp.route("/disputes")
+@role_required("province", "admin")
+def disputes():
+    shown = request.args.get("status", "pending")
+    status = shown if shown in ("pending", "approved", "rejected") else "pending"
+    return render_template("employer/disputes.html", rows=registration.disputes(g.db, status), status=status,
+                           form=DisputeDecisionForm())
+
+
+@bp.route("/disputes/<int:dispute_id>/<any(approve, reject):decision>", methods=["POST"])
+@role_required("province", "admin")
+def decide(dispute_id: int, decision: str):
+    form = DisputeDecisionForm()
+    if not form.validate_on_submit():
+        flash(form.first_error())
+        return redirect(url_for("employer.disputes"))
+    decider_id, note = current_user.id, form.note.data or ""
+    try:
+        run_step(lambda db: registration.decide_dispute(db, dispute_id, decision == "approve",
+                                                        db.get(Account, decider_id), note))
+    except (Conflict, NotFound) as exc:
+        flash(exc.message)
+        return redirect(url_for("employer.disputes"))
+    flash(_("已通过争议申请，统一社会信用代码已转移给申请人") if decision == "approve" else _("已驳回争议申请"))
+    return redirect(url_for("employer.disputes"))
 
 
 @bp.route("/divisions")

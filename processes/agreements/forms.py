@@ -2,6 +2,8 @@
 agreements (OFF-1, PAP-1), terminations (TRM-1, OFT-1), answers and stamped uploads."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     DateField,
@@ -14,43 +16,45 @@ from wtforms import (
 )
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, Regexp
 
+from core.i18n import N_
 from domain import dicts
 from forms.base import BaseForm, IntListField, MoneyField
 from forms.validators import CreditCode, IdNumber, Mobile, Phone, Postcode
 
-TRANSFER_TYPES = ["签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地", "升学本校接收", "升学外校接收"]  # ARC-1
-HUKOU_TYPES = ["签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地"]  # HUK-1
+TRANSFER_TYPES = [N_("签约单位接收"), N_("上级主管单位接收"), N_("托管单位接收"), N_("转回生源地"), N_("升学本校接收"),
+                  N_("升学外校接收")]  # ARC-1 (values stored as they are; shown translated)
+HUKOU_TYPES = [N_("签约单位接收"), N_("上级主管单位接收"), N_("托管单位接收"), N_("转回生源地")]  # HUK-1
 MAX_IMAGES = 3
 
 
 def _choices(items):
     """A dictionary as choices that start at 请选择: no value is chosen for the user."""
-    return [("", "请选择")] + [(i["code"], i["name"]) for i in items]
+    return [("", _("请选择"))] + [(i["code"], _(i["name"])) for i in items]
 
 
 class AgreementTermsForm(BaseForm):
     """The agreement fields shared by online invitations and offline/paper agreements (ONL-1)."""
 
-    job_category = SelectField("职位类别", validators=[InputRequired("请选择职位类别")])
-    position = StringField("岗位名称", validators=[InputRequired("请填写岗位名称"), Length(max=50)])
-    work_place = StringField("实际工作地点", validators=[InputRequired("请填写实际工作地点"), Length(max=100)])
-    trial_months = IntegerField("试用期（月）", validators=[Optional(), NumberRange(0, 6, "试用期为0至6个月")])
-    salary_trial = MoneyField("试用起薪（元/月）", validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
-    salary_regular = MoneyField("转正起薪（元/月）", validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
-    penalty = MoneyField("违约金（元）", validators=[Optional(), NumberRange(0, 1_000_000, "金额不正确")])
-    report_place = StringField("报到地点", validators=[Optional(), Length(max=100)])
-    report_deadline = DateField("报到期限", validators=[Optional()])
-    archive_type = SelectField("档案传递类型", choices=[("", "（不填）")] + [(t, t) for t in TRANSFER_TYPES],
+    job_category = SelectField(_l("职位类别"), validators=[InputRequired(_l("请选择职位类别"))])
+    position = StringField(_l("岗位名称"), validators=[InputRequired(_l("请填写岗位名称")), Length(max=50)])
+    work_place = StringField(_l("实际工作地点"), validators=[InputRequired(_l("请填写实际工作地点")), Length(max=100)])
+    trial_months = IntegerField(_l("试用期（月）"), validators=[Optional(), NumberRange(0, 6, _l("试用期为0至6个月"))])
+    salary_trial = MoneyField(_l("试用起薪（元/月）"), validators=[Optional(), NumberRange(0, 1_000_000, _l("金额不正确"))])
+    salary_regular = MoneyField(_l("转正起薪（元/月）"), validators=[Optional(), NumberRange(0, 1_000_000, _l("金额不正确"))])
+    penalty = MoneyField(_l("违约金（元）"), validators=[Optional(), NumberRange(0, 1_000_000, _l("金额不正确"))])
+    report_place = StringField(_l("报到地点"), validators=[Optional(), Length(max=100)])
+    report_deadline = DateField(_l("报到期限"), validators=[Optional()])
+    archive_type = SelectField(_l("档案传递类型"), choices=[("", _l("（不填）"))] + [(t, _l(t)) for t in TRANSFER_TYPES],
                                validators=[Optional()])
-    archive_unit = StringField("档案转递单位名称", validators=[Optional(), Length(max=100)])
-    archive_address = StringField("档案转递单位地址", validators=[Optional(), Length(max=200)])
-    archive_contact = StringField("档案转递联系人", validators=[Optional(), Length(max=50)])  # ARC-2
-    archive_phone = StringField("档案转递联系电话", validators=[Optional(), Phone()])
-    archive_postcode = StringField("档案转递单位邮编", validators=[Optional(), Postcode()])
-    hukou_type = SelectField("户口迁移类型", choices=[("", "（不填）")] + [(t, t) for t in HUKOU_TYPES],
+    archive_unit = StringField(_l("档案转递单位名称"), validators=[Optional(), Length(max=100)])
+    archive_address = StringField(_l("档案转递单位地址"), validators=[Optional(), Length(max=200)])
+    archive_contact = StringField(_l("档案转递联系人"), validators=[Optional(), Length(max=50)])  # ARC-2
+    archive_phone = StringField(_l("档案转递联系电话"), validators=[Optional(), Phone()])
+    archive_postcode = StringField(_l("档案转递单位邮编"), validators=[Optional(), Postcode()])
+    hukou_type = SelectField(_l("户口迁移类型"), choices=[("", _l("（不填）"))] + [(t, _l(t)) for t in HUKOU_TYPES],
                              validators=[Optional()])
-    hukou_address = StringField("户口迁移地址", validators=[Optional(), Length(max=200)])
-    supplement = TextAreaField("协议补充内容", validators=[Optional(), Length(max=1000)])
+    hukou_address = StringField(_l("户口迁移地址"), validators=[Optional(), Length(max=200)])
+    supplement = TextAreaField(_l("协议补充内容"), validators=[Optional(), Length(max=1000)])
 
     TERMS = ["job_category", "position", "work_place", "trial_months", "salary_trial", "salary_regular", "penalty",
              "report_place", "report_deadline", "archive_type", "archive_unit", "archive_address", "archive_contact",
@@ -77,20 +81,20 @@ class AgreementTermsForm(BaseForm):
 
 
 class InvitationForm(AgreementTermsForm):
-    answer_days = IntegerField("应约有效期（天）", validators=[InputRequired("请填写应约有效期"),
-                                                         NumberRange(1, 30, "应约有效期为1至30天")])
+    answer_days = IntegerField(_l("应约有效期（天）"), validators=[InputRequired(_l("请填写应约有效期")),
+                                                         NumberRange(1, 30, _l("应约有效期为1至30天"))])
 
 
 class EmployerFieldsMixin:
-    employer_name = StringField("单位名称", validators=[InputRequired("请填写单位名称"), Length(max=100)])
-    credit_code = StringField("统一社会信用代码", validators=[InputRequired("请填写统一社会信用代码"), CreditCode()])
-    nature = SelectField("单位性质", validators=[InputRequired("请选择单位性质")])
-    industry = SelectField("单位行业", validators=[InputRequired("请选择单位行业")])
-    employer_address = StringField("通讯地址", validators=[InputRequired("请填写通讯地址"), Length(max=200)])
-    contact = StringField("单位联系人", validators=[InputRequired("请填写单位联系人"), Length(max=50)])
-    landline = StringField("联系人固话", validators=[Optional(), Regexp(r"^[0-9\-]{7,20}$", message="固定电话号码格式不正确")])
-    mobile = StringField("联系人手机", validators=[InputRequired("请填写联系人手机"), Mobile()])
-    email = StringField("联系人邮箱", validators=[Optional(), Email("电子邮箱格式不正确"), Length(max=100)])
+    employer_name = StringField(_l("单位名称"), validators=[InputRequired(_l("请填写单位名称")), Length(max=100)])
+    credit_code = StringField(_l("统一社会信用代码"), validators=[InputRequired(_l("请填写统一社会信用代码")), CreditCode()])
+    nature = SelectField(_l("单位性质"), validators=[InputRequired(_l("请选择单位性质"))])
+    industry = SelectField(_l("单位行业"), validators=[InputRequired(_l("请选择单位行业"))])
+    employer_address = StringField(_l("通讯地址"), validators=[InputRequired(_l("请填写通讯地址")), Length(max=200)])
+    contact = StringField(_l("单位联系人"), validators=[InputRequired(_l("请填写单位联系人")), Length(max=50)])
+    landline = StringField(_l("联系人固话"), validators=[Optional(), Regexp(r"^[0-9\-]{7,20}$", message=_l("固定电话号码格式不正确"))])
+    mobile = StringField(_l("联系人手机"), validators=[InputRequired(_l("请填写联系人手机")), Mobile()])
+    email = StringField(_l("联系人邮箱"), validators=[Optional(), Email(_l("电子邮箱格式不正确")), Length(max=100)])
 
     EMPLOYER = ["employer_name", "credit_code", "nature", "industry", "employer_address", "contact", "landline", "mobile",
                 "email"]
@@ -121,8 +125,8 @@ class OfflineAgreementForm(EmployerFieldsMixin, AgreementTermsForm):
 class PaperAgreementForm(OfflineAgreementForm):
     """PAP-1: a signed paper agreement with its stamped images."""
 
-    images = MultipleFileField("盖章的就业协议书图片（最多3张）")
-    attachment_ids = IntListField("已上传的图片")
+    images = MultipleFileField(_l("盖章的就业协议书图片（最多3张）"))
+    attachment_ids = IntListField(_l("已上传的图片"))
 
 
 class EmployerRegistrationForm(EmployerFieldsMixin, BaseForm):
@@ -131,10 +135,16 @@ class EmployerRegistrationForm(EmployerFieldsMixin, BaseForm):
     username = StringField("登录名", validators=[InputRequired("请填写登录名"), Length(3, 50),
                                               Regexp(r"^[A-Za-z0-9_]+$", message="登录名只能包含字母、数字和下划线")])
     password = PasswordField("密码", validators=[InputRequired("请填写密码"), Length(8, 128, "密码至少8位")])
+    # issue 12: the account exists only after the contact enters the code sent here
+    verify_by = RadioField(_l("验证码发送到"), choices=[("sms", _l("联系人手机")), ("email", _l("联系人邮箱"))],
+                           default="sms", validators=[Optional()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.employer_choices()
+
+    def channel(self) -> str:
+        return "email" if self.verify_by.data == "email" else "sms"
 
     def validate_division_code(self, field):
         from wtforms.validators import ValidationError
@@ -143,25 +153,40 @@ class EmployerRegistrationForm(EmployerFieldsMixin, BaseForm):
             raise ValidationError("行政区划代码不存在")
 
 
+class VerifyCodeForm(BaseForm):
+    """issue 12: the 6-digit code sent to the contact at registration."""
+
+    code = StringField(_l("验证码"), validators=[InputRequired(_l("请填写验证码")),
+                                              Regexp(r"^\d{6}$", message=_l("验证码为6位数字"))])
+
+
+class DisputeForm(BaseForm):
+    reason = TextAreaField(_l("争议说明"), validators=[InputRequired(_l("请填写争议说明")), Length(max=500)])
+
+
+class DisputeDecisionForm(BaseForm):
+    note = StringField(_l("审核说明"), validators=[Optional(), Length(max=200)])
+
+
 class FindGraduateForm(BaseForm):
     """ONL-1: find one graduate by name and 身份证号 or 考生号 — never a browsable list."""
 
-    name = StringField("毕业生姓名", validators=[InputRequired("请填写毕业生姓名"), Length(max=50)])
-    id_number = StringField("身份证号", validators=[Optional(), IdNumber()])
-    exam_no = StringField("考生号", validators=[Optional(), Regexp(r"^\d{14}$", message="考生号为14位数字")])
+    name = StringField(_l("毕业生姓名"), validators=[InputRequired(_l("请填写毕业生姓名")), Length(max=50)])
+    id_number = StringField(_l("身份证号"), validators=[Optional(), IdNumber()])
+    exam_no = StringField(_l("考生号"), validators=[Optional(), Regexp(r"^\d{14}$", message=_l("考生号为14位数字"))])
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         if ok and not (self.id_number.data or self.exam_no.data):
-            self.id_number.errors = list(self.id_number.errors) + ["请填写身份证号或考生号"]
+            self.id_number.errors = list(self.id_number.errors) + [_("请填写身份证号或考生号")]
             return False
         return ok
 
 
 class AnswerForm(BaseForm):
-    answer = RadioField("回应", choices=[("accept", "接受"), ("refuse", "拒绝")], validators=[InputRequired("请选择接受或拒绝")])
+    answer = RadioField(_l("回应"), choices=[("accept", _l("接受")), ("refuse", _l("拒绝"))], validators=[InputRequired(_l("请选择接受或拒绝"))])
 
 
 class StampedUploadForm(BaseForm):
-    images = MultipleFileField("盖章的就业协议书图片（最多3张）")
-    attachment_ids = IntListField("已上传的图片")
+    images = MultipleFileField(_l("盖章的就业协议书图片（最多3张）"))
+    attachment_ids = IntListField(_l("已上传的图片"))

@@ -11,12 +11,14 @@ import io
 import logging
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from core.errors import Conflict, EngineError, Forbidden, ValidationFailed
-from domain import dicts
+from domain import blobs, dicts
 from domain.attachments import check_attachments, store_images
 from domain.models import AccessLog, Agreement, Attachment, Employer, Graduate
 from domain.schools import module_closed_reason
@@ -42,7 +44,7 @@ from .forms import (
 log = logging.getLogger(__name__)
 bp = Blueprint("agreements", __name__, template_folder="templates")
 AGREEMENT_PROCESSES = ("online_signing", "offline_signing", "paper_registration")
-KIND_NAMES = {"online": "线上签约", "offline": "线下签约", "paper": "已签就业协议登记"}
+KIND_NAMES = {"online": _l("线上签约"), "offline": _l("线下签约"), "paper": _l("已签就业协议登记")}
 
 
 def _label(cls, name: str) -> str:
@@ -65,6 +67,8 @@ def rows(fields: dict | None, labels: dict[str, str]) -> list[tuple[str, object]
         value = fields.get(NAMED[name]) if name in NAMED and fields.get(NAMED[name]) else fields.get(name)
         if value is None or value == "":
             continue
+        if name in NAMED or name in ("archive_type", "hukou_type"):  # a dictionary's name: shown translated
+            value = _(str(value))
         out.append((label, value))
     return out
 
@@ -104,9 +108,9 @@ def application_view(db, instance: ProcessInstance, application: dict | None) ->
         view["employer_rows"] = rows(fields, EMPLOYER_LABELS)
         view["term_rows"] = rows(fields, TERM_LABELS)
         if instance.process_id == "offline_signing":
-            view["images"], view["image_title"] = attachments(db, app.get("stamped_ids")), "盖章的就业协议书"
+            view["images"], view["image_title"] = attachments(db, app.get("stamped_ids")), _("盖章的就业协议书")
         else:
-            view["images"], view["image_title"] = attachments(db, app.get("attachment_ids")), "盖章的纸质就业协议书"
+            view["images"], view["image_title"] = attachments(db, app.get("attachment_ids")), _("盖章的纸质就业协议书")
     return view
 
 
@@ -148,7 +152,7 @@ def signing_context(db, instance: ProcessInstance) -> dict:
         ctx["kind_name"] = KIND_NAMES.get(agreement.kind, "")
         ctx["employer_rows"], ctx["term_rows"] = agreement_rows(db, agreement)
         ctx["images"] = attachments(db, agreement.attachment_ids)
-        ctx["image_title"] = "盖章的就业协议书" if agreement.kind == "offline" else "盖章的纸质就业协议书"
+        ctx["image_title"] = _("盖章的就业协议书") if agreement.kind == "offline" else _("盖章的纸质就业协议书")
         ctx["terminations"] = [(t, db.get(ProcessInstance, t.instance_id)) for t in signing.terminations_of(db, agreement.id)]
         ctx["open_termination"] = next((t for t, _ in ctx["terminations"] if t.status == "open"), None)
         ctx["downloadable"] = agreement.status in agreement_pdf.DOWNLOADABLE and agreement.kind != "paper"
@@ -169,19 +173,19 @@ def pdf_response(agreement_id: int, *, download: bool):
                 doc = run_step(lambda db: agreement_pdf.render_and_cache(db, agreement_id))
             except FontMissing:
                 log.exception("agreement %s: no CJK font to render the PDF", agreement_id)
-                return render_template("error.html", message="就业协议书暂时无法生成，请联系管理员"), 503
+                return render_template("error.html", message=_("就业协议书暂时无法生成，请联系管理员")), 503
             agreement = g.db.get(Agreement, agreement_id)
         else:
             try:
                 g.runtime.enqueue("gradflow.render_agreement", agreement_id)
             except Exception:  # noqa: BLE001 - the broker is down: say so rather than fail with a 500
                 log.exception("agreement %s: could not queue the PDF render", agreement_id)
-                return render_template("error.html", message="系统繁忙，请稍后重试"), 503
-            resp = current_app.make_response((render_template("error.html", message="正在生成，请稍后刷新"), 202))
+                return render_template("error.html", message=_("系统繁忙，请稍后重试")), 503
+            resp = current_app.make_response((render_template("error.html", message=_("正在生成，请稍后刷新")), 202))
             resp.headers["Retry-After"] = "5"
             return resp
-    name = f"就业协议书_{agreement.agreement_no or agreement.id}.pdf"
-    resp = send_file(io.BytesIO(doc.pdf), mimetype="application/pdf", as_attachment=download, download_name=name,
+    name = _("就业协议书_%(id)s.pdf", id=agreement.agreement_no or agreement.id)
+    resp = send_file(io.BytesIO(blobs.read(g.db, doc.storage_key, doc.pdf)), mimetype="application/pdf", as_attachment=download, download_name=name,
                      conditional=False, etag=False, max_age=0)
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
@@ -197,7 +201,7 @@ def agreement_pdf_file(agreement_id: int):
         log_refusal(f"agreement {agreement_id} pdf out of scope")
         raise
     except Conflict as exc:
-        return render_template("error.html", message=exc.message), 409
+        return render_template("error.html", message=_(exc.message)), 409
     return pdf_response(agreement_id, download=request.args.get("download") == "1")
 
 
@@ -222,7 +226,7 @@ def status_of(exc: EngineError) -> int:
 
 def _check_count(ids: list[int], files: list) -> None:
     if len(ids) + len(files) > MAX_IMAGES:
-        raise ValidationFailed(f"最多上传{MAX_IMAGES}张图片", details={"images": [f"最多上传{MAX_IMAGES}张图片"]})
+        raise ValidationFailed(_("最多上传%(MAX_IMAGES)s张图片", MAX_IMAGES=MAX_IMAGES), details={"images": [_("最多上传%(MAX_IMAGES)s张图片", MAX_IMAGES=MAX_IMAGES)]})
 
 
 def open_offline_item(graduate_id: int) -> WorkItem | None:
@@ -248,7 +252,7 @@ def _entry_refused(graduate: Graduate):
     if closed:
         return render_template("error.html", message=closed), 403
     if graduate.directed:
-        return render_template("error.html", message="定向/委培毕业生只能登记定向/委培毕业去向，不能签订就业协议"), 403
+        return render_template("error.html", message=_("定向/委培毕业生只能登记定向/委培毕业去向，不能签订就业协议")), 403
     return None
 
 
@@ -293,7 +297,7 @@ def offline_form(graduate: Graduate, item: WorkItem | None, data: dict | None = 
                     db, runner, actor, db.get(Graduate, graduate.id), clean, instance_id))
                 flash("已提交，等待学校（院系）审核")
         except (ValidationFailed, Conflict) as exc:
-            error, status = exc.message, status_of(exc)
+            error, status = _(exc.message), status_of(exc)
         else:
             return redirect(url_for("graduate.record", instance_id=inst.id))
     return render_template("graduate/agreement_form.html", form=form, graduate=graduate, error=error, item=item,
@@ -345,13 +349,14 @@ def paper_form(graduate: Graduate, item: WorkItem | None, data: dict | None = No
         try:
             inst = run_step(do)
         except (ValidationFailed, Conflict) as exc:
-            error, status = exc.message, status_of(exc)
+            error, status = _(exc.message), status_of(exc)
         else:
             flash("已提交，等待学校（院系）审核")
             return redirect(url_for("graduate.record", instance_id=inst.id))
     elif request.method == "POST":
         error, status = form.first_error(), 422
-    kept_images = attachments(g.db, form.attachment_ids.data or [])
+    # a posted id of another graduate's image is never echoed back (issue 12: no existence leak)
+    kept_images = [a for a in attachments(g.db, form.attachment_ids.data or []) if a.graduate_id == graduate.id]
     return render_template("graduate/agreement_form.html", form=form, graduate=graduate, error=error, item=item,
                            kind="paper", kept_images=kept_images,
                            reason=(data or {}).get("reason") if item else None), status
@@ -368,7 +373,7 @@ def answer_with(instance_id: int, service, done: dict[str, str]):
     try:
         run_step(lambda db: service(db, g.runtime.runner, actor, instance_id, how))
     except (ValidationFailed, Conflict) as exc:
-        return render_record(instance_id, error=exc.message, status=status_of(exc))
+        return render_record(instance_id, error=_(exc.message), status=status_of(exc))
     flash(done[how])
     return redirect(url_for("graduate.record", instance_id=instance_id))
 
@@ -378,7 +383,7 @@ def answer_with(instance_id: int, service, done: dict[str, str]):
 def answer(instance_id: int):
     """ONL-2: 接受 / 拒绝 an invitation before its deadline."""
     return answer_with(instance_id, signing.answer_invitation,
-                       {"accept": "已接受签约邀请，等待学校（院系）审核", "refuse": "已拒绝该签约邀请"})
+                       {"accept": _("已接受签约邀请，等待学校（院系）审核"), "refuse": _("已拒绝该签约邀请")})
 
 
 @bp.route("/graduate/records/<int:instance_id>/stamped", methods=["POST"])
@@ -400,7 +405,7 @@ def stamped_upload(instance_id: int):
     try:
         run_step(do)
     except (ValidationFailed, Conflict) as exc:
-        return render_record(instance_id, error=exc.message, status=status_of(exc), stamped_form=form)
+        return render_record(instance_id, error=_(exc.message), status=status_of(exc), stamped_form=form)
     flash("已回传盖章的就业协议书，等待学校（院系）签约审核")
     return redirect(url_for("graduate.record", instance_id=instance_id))
 
@@ -411,13 +416,13 @@ def assist_link(instance_id: int):
     """OFF-3 用人单位协助回传协议书: a one-time link, shown once and sent to the employer by SMS."""
     scoped_instance(instance_id)
     if not ActionForm().validate_on_submit():
-        return render_record(instance_id, error="页面已过期，请刷新后重试", status=400)
+        return render_record(instance_id, error=_("页面已过期，请刷新后重试"), status=400)
     actor = current_actor()
     try:
         token = run_step(lambda db: signing.create_assist_link(db, actor, instance_id,
                                                                base_url=g.runtime.settings.base_url))
     except (ValidationFailed, Conflict) as exc:
-        return render_record(instance_id, error=exc.message, status=status_of(exc))
+        return render_record(instance_id, error=_(exc.message), status=status_of(exc))
     url = url_for("assist.page", token=token, _external=True)
     return render_record(instance_id, assist_url=url)
 
@@ -457,7 +462,7 @@ def review_context(db, instance: ProcessInstance, application: dict) -> dict:
 
 
 # -- 协议核验: the public check the e-agreement's verification line and QR code point to (DOC-1) ---------
-CHECK_STATUS = {"signed": "有效", "terminated": "已解约"}
+CHECK_STATUS = {"signed": _l("有效"), "terminated": _l("已解约")}
 
 
 @bp.route("/agreements/check")
@@ -518,8 +523,8 @@ def invitation_note(db, item: WorkItem) -> str:
     agreement = db.scalar(select(Agreement).where(Agreement.instance_id == item.instance_id))
     if agreement is None or agreement.answer_deadline is None:
         return ""
-    return f"请在应约截止时间 {china_time(agreement.answer_deadline)} 前接受或拒绝"
+    return _("请在应约截止时间 %(china_time)s 前接受或拒绝", china_time=china_time(agreement.answer_deadline))
 
 
 def stamped_note(db, item: WorkItem) -> str:
-    return "请下载就业协议书，由用人单位盖章后回传"
+    return _("请下载就业协议书，由用人单位盖章后回传")

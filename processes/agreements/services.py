@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
@@ -56,9 +57,9 @@ MAX_IMAGES = 3  # IMG-1
 
 def check_images(session: Session, graduate: Graduate, ids: list[int], what: str) -> None:
     if not ids:
-        raise ValidationFailed(f"请上传{what}图片", details={"images": ["请上传图片"]})
+        raise ValidationFailed(_("请上传%(what)s图片", what=_(what)), details={"images": ["请上传图片"]})
     if len(ids) > MAX_IMAGES:
-        raise ValidationFailed(f"最多上传{MAX_IMAGES}张图片", details={"images": [f"最多上传{MAX_IMAGES}张图片"]})
+        raise ValidationFailed(_("最多上传%(MAX_IMAGES)s张图片", MAX_IMAGES=MAX_IMAGES), details={"images": [f"最多上传{MAX_IMAGES}张图片"]})
     check_attachments(session, graduate.id, ids)
 
 

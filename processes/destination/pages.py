@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.errors import Conflict, ValidationFailed
@@ -19,7 +21,7 @@ from . import services
 from .forms import FIELD_LABELS, DestinationForm
 
 bp = Blueprint("destination", __name__, template_folder="templates")
-EDIT_LABELS = {"dest_type": "毕业去向类型", **FIELD_LABELS}  # REV-5: how an edit's before/after is named
+EDIT_LABELS = {"dest_type": _l("毕业去向类型"), **FIELD_LABELS}  # REV-5: how an edit's before/after is named
 
 
 def attachments_of(db, ids) -> list[Attachment]:
@@ -67,7 +69,7 @@ def destination_new():
         try:
             instance = _save(graduate, form)
         except (ValidationFailed, Conflict) as exc:
-            error = exc.message
+            error = _(exc.message)
         else:
             flash("已提交，等待审核")
             return redirect(url_for("graduate.record", instance_id=instance.id))
@@ -86,21 +88,22 @@ def resubmit_page(graduate: Graduate, item: WorkItem, data: dict[str, Any]):
         try:
             instance = _save(graduate, form, work_item_id=item.id)
         except (ValidationFailed, Conflict) as exc:
-            error = exc.message
+            error = _(exc.message)
         else:
             flash("已重新提交，等待审核")
             return redirect(url_for("graduate.record", instance_id=instance.id))
     elif request.method == "POST":
         error = form.first_error()
     return _render_form(graduate, form, error, item=item, reason=data.get("reason"),
-                        attachments=attachments_of(g.db, form.attachment_ids.data))
+                        attachments=[a for a in attachments_of(g.db, form.attachment_ids.data)
+                                     if a.graduate_id == graduate.id])  # never echo a foreign id (issue 12)
 
 
 @bp.route("/graduate/records/<int:instance_id>/void", methods=["POST"])
 @role_required("graduate")
 def void(instance_id: int):
     """DST-3."""
-    return record_action(instance_id, services.void, "该去向已作废，可重新登记去向或签约")
+    return record_action(instance_id, services.void, _("该去向已作废，可重新登记去向或签约"))
 
 
 # -- what the generic pages show of this module ---------------------------------------------------

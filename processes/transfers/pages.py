@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from jinja2 import FileSystemLoader
 from sqlalchemy import select
@@ -149,7 +150,7 @@ class TransferPages:
             try:
                 instance = self._save(graduate, form, action, work_item_id=work_item_id)
             except (ValidationFailed, Conflict) as exc:
-                return None, exc.message
+                return None, _(exc.message)
             flash(notice)
             return redirect(url_for("graduate.record", instance_id=instance.id)), None
         return None, (form.first_error() if request.method == "POST" else None)
@@ -182,7 +183,7 @@ class TransferPages:
             if chosen in transfers.TRANSFER_TYPES:
                 form.transfer_type.data = chosen
                 form.fill_from(transfers.prefill(self.kind, graduate, chosen))  # ARC-3
-        done, error = self._submit(graduate, form, action, "已提交，等待院系及学校审核")
+        done, error = self._submit(graduate, form, action, _("已提交，等待院系及学校审核"))
         if done is not None:
             return done
         return self._render_form(graduate, form, error, title=self.kind.title_of(action), attachments=[])
@@ -193,13 +194,14 @@ class TransferPages:
         if request.method == "GET":
             form.fill_from(data.get("application") or {})
         done, error = self._submit(graduate, form, data.get("action") or transfers.REGISTRATION,
-                                   "已重新提交，等待院系及学校审核", work_item_id=item.id)
+                                   _("已重新提交，等待院系及学校审核"), work_item_id=item.id)
         if done is not None:
             return done
         instance = g.db.get(ProcessInstance, item.instance_id)
         title = instance.title if instance else self.kind.registration_title
         return self._render_form(graduate, form, error, title=title, item=item,
-                                 attachments=attachments_of(g.db, form.attachment_ids.data))
+                                 attachments=[a for a in attachments_of(g.db, form.attachment_ids.data)
+                                              if a.graduate_id == graduate.id])  # never echo a foreign id (issue 12)
 
     # -- what the generic record and review pages show of this kind -------------------------------------
     def record_context(self, db, instance: ProcessInstance) -> dict[str, Any]:
