@@ -179,6 +179,9 @@ class Settings:
     # GRADFLOW_SYNC_URL: where the PRV-3 data sync POSTs changes (empty: sync off); GRADFLOW_SYNC_TIMEOUT_SECONDS
     sync_url: str = ""
     sync_timeout_seconds: float = 10.0
+    # GRADFLOW_STORAGE_URL: where uploaded images and PDFs are kept (core.storage): '' = var/files,
+    # file:///path, or s3://bucket/prefix (S3-compatible object storage, production)
+    storage_url: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -229,6 +232,7 @@ def load_settings() -> Settings:
         api_token_hours=api_token_hours,
         sync_url=sync_url(),
         sync_timeout_seconds=sync_timeout_seconds(),
+        storage_url=os.environ.get("GRADFLOW_STORAGE_URL", "").strip(),
     )
 
 

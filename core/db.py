@@ -3,11 +3,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+
+# Ids of append-only tables (work items, audit, outbox, messages, access log) grow by billions over the
+# seasons: int8 on PostgreSQL (issue 11). SQLite's INTEGER PRIMARY KEY is already 64-bit, and only that
+# exact type is its rowid (auto-incrementing), so SQLite keeps Integer.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -49,8 +54,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def make_session_factory(eng: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=eng, expire_on_commit=False)
+def make_session_factory(eng: Engine, info: dict[str, object] | None = None) -> sessionmaker[Session]:
+    """info travels with every session (the blob store: core.storage, read by domain.blobs)."""
+    return sessionmaker(bind=eng, expire_on_commit=False, info=dict(info or {}))
 
 
 def use_immediate_transactions_on_sqlite(eng: Engine) -> None:

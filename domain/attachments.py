@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import ValidationFailed
+from domain import blobs
 from domain.images import ImageRejected, check_count, process_image
 from domain.models import Attachment
 
@@ -43,7 +44,7 @@ def store_images(session: Session, graduate_id: int, account_id: int | None,
     for name, image in processed:
         row = Attachment(graduate_id=graduate_id, uploaded_by=account_id, filename=(name or "")[:MAX_NAME],
                          mime=image.mime, width=image.width, height=image.height, size=image.size,
-                         sha256=image.sha256, data=image.data)
+                         sha256=image.sha256, storage_key=blobs.put(session, image.data))
         session.add(row)
         rows.append(row)
     session.flush()

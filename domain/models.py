@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, Timestamped, utcnow
+from core.db import Base, BigId, Timestamped, utcnow
 
 
 class Province(Timestamped, Base):
@@ -217,7 +217,9 @@ class Attachment(Base):
     height: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # the bytes live in the blob store under storage_key (domain.blobs); data only on rows from before 0019
+    storage_key: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -227,7 +229,7 @@ class Message(Base):
     __tablename__ = "message"
     __table_args__ = (Index("ix_message_account_read", "account_id", "read_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
@@ -241,7 +243,7 @@ class AccessLog(Base):
 
     __tablename__ = "access_log"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(Integer)
     path: Mapped[str] = mapped_column(String(300))
     reason: Mapped[str] = mapped_column(String(200))
@@ -335,7 +337,7 @@ class AssistLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
-    work_item_id: Mapped[int] = mapped_column(Integer)
+    work_item_id: Mapped[int] = mapped_column(BigId)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -350,7 +352,8 @@ class AgreementDocument(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
     content_key: Mapped[str] = mapped_column(String(64))
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    storage_key: Mapped[str | None] = mapped_column(String(64))  # the PDF in the blob store (domain.blobs)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)  # only on rows from before 0019
     rendered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     render_ms: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, Timestamped, utcnow
+from core.db import Base, BigId, Timestamped, utcnow
 
 
 class ProcessVersion(Base):
@@ -59,11 +59,13 @@ class WorkItem(Base):
 
     __tablename__ = "work_item"
     __table_args__ = (
-        Index("ix_work_item_inbox", "role", "state", "school_id", "department_id", "created_at"),
+        # a department's / a school's inbox page in created_at order straight from an index (issue 10)
+        Index("ix_work_item_department", "role", "state", "department_id", "created_at", "id"),
+        Index("ix_work_item_school", "role", "state", "school_id", "created_at", "id"),
         Index("ix_work_item_graduate", "graduate_id", "state"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     task_id: Mapped[str] = mapped_column(String(36), unique=True)
     task_name: Mapped[str] = mapped_column(String(100))
@@ -87,6 +89,9 @@ class WorkItem(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_by: Mapped[int | None] = mapped_column(Integer)
     decision: Mapped[str | None] = mapped_column(String(20))
+    # An admin's reassignment (issue 10): only this account of the item's scope sees and works it while open;
+    # None: every account of the scope does.
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditEvent(Base):
@@ -94,7 +99,7 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(Integer)
     actor_name: Mapped[str] = mapped_column(String(100), default="")
@@ -120,7 +125,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_message_ordering_key_id", "ordering_key", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     instance_id: Mapped[int | None] = mapped_column(Integer)

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings, load_settings, secure_sqlite_file
 from core.db import make_engine, make_session_factory
+from core.storage import open_store
 from domain import notify
 from domain.access import POLICY
+from domain.blobs import BLOBS
 from domain.modules import ModuleRegistry, ProcessModule
 from engine.runner import Runner
 from engine.services import Extensions
@@ -73,5 +75,6 @@ def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModu
     POLICY.use_areas(registry_of_modules.process_areas())  # ROLE-2: which area each process belongs to
     registry = SpecRegistry(registry_of_modules.bpmn_dirs())
     runner = Runner(registry, extensions, POLICY, script_time_limit=settings.script_time_limit_seconds)
-    return Runtime(settings=settings, db=db, Session=make_session_factory(db), registry=registry, runner=runner,
+    blobs = open_store(settings.storage_url, settings.var_dir)
+    return Runtime(settings=settings, db=db, Session=make_session_factory(db, {BLOBS: blobs}), registry=registry, runner=runner,
                    modules=registry_of_modules, extensions=extensions, enqueue=enqueue or _celery_enqueue)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import Conflict, Forbidden
+from domain import blobs
 from domain.models import Agreement, AgreementDocument
 from engine import outbox
 from processes.agreements import pdf as agreement_pdf
@@ -27,8 +28,10 @@ def test_signed_agreement_pdf_names_the_parties_position_and_number(runtime, wor
     assert outbox.deliver_pending(runtime.Session, runtime.extensions.senders) >= 1  # the render job runs from the outbox
     with runtime.Session() as s:
         doc = s.scalar(select(AgreementDocument).where(AgreementDocument.agreement_id == a.id))
-        assert doc is not None and doc.pdf.startswith(b"%PDF")
-        text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=doc.pdf, capture_output=True,
+        assert doc is not None and doc.pdf is None  # issue 11: the bytes are in the blob store, not the row
+        data = blobs.read(s, doc.storage_key)
+        assert data.startswith(b"%PDF")
+        text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True,
                               check=True).stdout.decode("utf-8")
     for expected in ("林小雨", "厦门星海科技有限公司", "软件工程师", a.agreement_no):
         assert expected in text, expected
@@ -78,5 +81,6 @@ def test_agreement_type_follows_the_province_setting(runtime, world, make_gradua
         assert s.get(Agreement, a.id).agreement_type == "two_party"
         doc = agreement_pdf.render_and_cache(s, a.id)
         s.commit()
-        text = subprocess.run(["pdftotext", "-", "-"], input=doc.pdf, capture_output=True).stdout.decode()
+        text = subprocess.run(["pdftotext", "-", "-"], input=blobs.read(s, doc.storage_key),
+                              capture_output=True).stdout.decode()
     assert "丙方" not in text and "鉴证" in text

@@ -9,6 +9,7 @@ import subprocess
 
 from sqlalchemy import func, select
 
+from domain import blobs
 from domain.models import Agreement, AgreementDocument, AssistLink, Attachment, Employer, Termination
 from engine.models import OutboxMessage, ProcessInstance, WorkItem
 from tests.conftest import OFFLINE, TERMS, png_bytes
@@ -101,16 +102,24 @@ def test_employer_registers_and_bad_credit_codes_are_refused(app, runtime, world
     assert short.status_code == 422 and "密码至少8位" in short.json["error"]["message"]
     assert counts(runtime) == before  # nothing half-saved
 
-    resp = c.post("/api/v1/employers", json=body)  # public: no token, no session
+    from tests.test_employer_verification import last_code
+
+    def register(data):  # issue 12: a code to the contact first, the account after it is entered
+        sent = c.post("/api/v1/employers", json=data)  # public: no token, no session
+        assert sent.status_code == 202, sent.json
+        return c.post("/api/v1/employers/verify", json={"token": sent.json["registration"]["token"],
+                                                        "code": last_code(runtime, to=data["mobile"])})
+
+    resp = register(body)
     assert resp.status_code == 201, resp.json
     assert resp.json["employer"]["credit_code"] == body["credit_code"] and resp.json["username"] == "ludao_hr"
     hr = {"Authorization": "Bearer " + c.post("/api/v1/token", json={"username": "ludao_hr",
                                                                     "password": "secret-123"}).json["token"]}
     assert c.get("/api/v1/me", headers=hr).json["role"] == "employer"
-    again = c.post("/api/v1/employers", json={**body, "username": "other_name"})
-    assert again.status_code == 409 and "已注册" in again.json["error"]["message"]
-    taken = c.post("/api/v1/employers", json={**body, "credit_code": credit_code(8802)})
-    assert taken.status_code == 422 and "登录名已被使用" in taken.json["error"]["message"]
+    again = register({**body, "username": "other_name"})
+    assert again.status_code == 409 and "已被其他账号注册" in again.json["error"]["message"]
+    taken = register({**body, "credit_code": credit_code(8802)})
+    assert taken.status_code == 409 and "登录名已被使用" in taken.json["error"]["message"]
 
 
 def test_employer_email_is_checked_not_crashed(app, runtime, world):
@@ -123,7 +132,7 @@ def test_employer_email_is_checked_not_crashed(app, runtime, world):
             "mobile": "13900001111", "username": "ludao_mail", "password": "secret-123"}
     bad = c.post("/api/v1/employers", json={**body, "email": "not-an-email"})
     assert bad.status_code == 422 and "电子邮箱格式不正确" in bad.json["error"]["message"]
-    assert c.post("/api/v1/employers", json={**body, "email": "hr@ludao.example.com"}).status_code == 201
+    assert c.post("/api/v1/employers", json={**body, "email": "hr@ludao.example.com"}).status_code == 202
 
 
 def test_lookup_finds_exactly_one_graduate_and_only_for_employers(app, runtime, world, make_graduate, make_employer):
@@ -194,7 +203,7 @@ def test_online_signing_through_the_api_ends_with_the_pdf(app, runtime, world, m
     assert pdf.data.startswith(b"%PDF-") and pdf.data.rstrip().endswith(b"%%EOF")  # the PDF and nothing else
     with runtime.Session() as s:
         docs = list(s.scalars(select(AgreementDocument).where(AgreementDocument.agreement_id == agreement_id)))
-        assert len(docs) == 1 and bytes(docs[0].pdf) == pdf.data
+        assert len(docs) == 1 and blobs.read(s, docs[0].storage_key) == pdf.data
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf.data, capture_output=True,
                               check=True).stdout.decode()

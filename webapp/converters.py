@@ -2,7 +2,10 @@
 
 `install(app)` replaces Flask's "int" converter, so every `<int:x>` route of every blueprint
 gets the bound without an edit. Ids are SQL "integer" columns (int4 on PostgreSQL), which start
-at 1: a path number outside 1..2^31-1 matches no route, like a missing row (issue 7).
+at 1: a path number outside 1..2^31-1 matches no route, like a missing row (issue 7). The int8 ids of
+the append-only tables (issue 11) pass 2^31 only after two billion rows; their routes then need a
+converter bounded by int8 (SQLAlchemy casts a bound id to the column's type, so a wider number on an
+int4 column is a database error, not a miss).
 """
 from __future__ import annotations
 

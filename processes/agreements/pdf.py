@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.config import public_base_url
 from core.errors import Conflict, NotFound
 from core.timefmt import china_date
-from domain import dicts
+from domain import blobs, dicts
 from domain.access import POLICY
 from domain.models import Agreement, AgreementDocument, Employer, Graduate
 from engine.models import OutboxMessage
@@ -98,7 +98,7 @@ def render_and_cache(session: Session, agreement_id: int) -> AgreementDocument:
         return found
     started = time.perf_counter()
     pdf = render_agreement_pdf(ctx)
-    doc = AgreementDocument(agreement_id=agreement.id, content_key=key, pdf=pdf,
+    doc = AgreementDocument(agreement_id=agreement.id, content_key=key, storage_key=blobs.put(session, pdf),
                             render_ms=int((time.perf_counter() - started) * 1000))
     try:
         with session.begin_nested():

@@ -69,6 +69,7 @@ class VerificationDocument(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     graduate_id: Mapped[int] = mapped_column(ForeignKey("graduate.id"), index=True)
     content_key: Mapped[str] = mapped_column(String(64), unique=True)
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    storage_key: Mapped[str | None] = mapped_column(String(64))  # the PDF in the blob store (domain.blobs)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)  # only on rows from before 0019
     render_ms: Mapped[int] = mapped_column(Integer, default=0)
     rendered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.config import public_base_url
-from domain import dicts
+from domain import blobs, dicts
 from domain import pdf as shared_pdf
 from domain.graduate_info import current_info
 from domain.models import Agreement, DestinationRecord, EffectiveDestination, Employer, Graduate
@@ -223,12 +223,13 @@ def content_key(report: ReportContent) -> str:
 def pdf_of(session: Session, graduate_id: int, report: ReportContent) -> bytes:
     """The cached PDF of this content, rendered once (a change of info, code or template renders again)."""
     key = content_key(report)
-    found = session.scalar(select(VerificationDocument.pdf).where(VerificationDocument.content_key == key))
+    found = session.execute(select(VerificationDocument.storage_key, VerificationDocument.pdf)
+                            .where(VerificationDocument.content_key == key)).first()
     if found is not None:
-        return bytes(found)
+        return blobs.read(session, found.storage_key, found.pdf)
     started = time.perf_counter()
     data = render_pdf(report)
-    doc = VerificationDocument(graduate_id=graduate_id, content_key=key, pdf=data,
+    doc = VerificationDocument(graduate_id=graduate_id, content_key=key, storage_key=blobs.put(session, data),
                                render_ms=int((time.perf_counter() - started) * 1000))
     try:
         with session.begin_nested():

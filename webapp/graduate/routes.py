@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import func, select
 
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, ValidationFailed
+from domain import blobs
 from domain.access import POLICY
 from domain.accounts import current_graduate
 from domain.models import Account, Attachment, Graduate, Message
@@ -92,7 +94,7 @@ def todo(db, actor) -> list[dict[str, Any]]:
                                                       AuditEvent.decision.is_not(None))
                              .order_by(AuditEvent.id.desc()).limit(1))
             if last is not None and last.decision == "return" and last.reason:
-                note = f"退回原因：{last.reason}"
+                note = gettext("退回原因：%(reason)s", reason=last.reason)
         out.append({"item": item, "instance": db.get(ProcessInstance, item.instance_id), "note": note})
     return out
 
@@ -230,7 +232,7 @@ def attachment(attachment_id: int):
     if row is None or not POLICY.may_see_attachment(g.db, current_actor(), row):
         log_refusal(f"attachment {attachment_id} out of scope")
         raise Forbidden("图片不存在或无权访问")
-    resp = Response(row.data, mimetype=row.mime)
+    resp = Response(blobs.read(g.db, row.storage_key, row.data), mimetype=row.mime)
     resp.headers["Cache-Control"] = "private, max-age=3600"
     resp.headers["Content-Disposition"] = "inline"
     return resp
