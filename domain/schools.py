@@ -1,12 +1,13 @@
 """School-level settings a graduate's work depends on (MOD-2 / MOD-4)."""
 from __future__ import annotations
 
+from core.i18n import N_
 from domain.models import Graduate, School
 
 DESTINATION_MODULE = "destination"  # the platform module 毕业去向登记与网签
 # MOD-1: the modules a province enables and a school opens, by the names kept in
 # Province.enabled_modules / School.open_modules, with the names the guides give them.
-MODULE_NAMES = {"destination": "毕业去向登记与网签", "archive": "档案信息登记", "hukou": "户口信息登记"}
+MODULE_NAMES = {"destination": N_("毕业去向登记与网签"), "archive": N_("档案信息登记"), "hukou": N_("户口信息登记")}
 
 
 def module_closed_reason(graduate: Graduate, module: str = DESTINATION_MODULE) -> str | None:

@@ -47,13 +47,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
+from core.i18n import N_
 from domain.access import MODULE_AREA, POLICY
 from domain.models import DestinationRecord, EffectiveDestination, Graduate, RegisteredInfo
 from domain.stats_models import GraduateStat, StatCounter
 from engine.models import WorkItem
 
 MODULES = ("destination", "archive", "hukou")
-MODULE_NAMES = {"destination": "毕业去向登记与网签", "archive": "档案信息登记", "hukou": "户口信息登记"}
+MODULE_NAMES = {"destination": N_("毕业去向登记与网签"), "archive": N_("档案信息登记"), "hukou": N_("户口信息登记")}
 REGISTERED, REVIEWING, UNREGISTERED = "registered", "reviewing", "unregistered"
 STATES = (REGISTERED, REVIEWING, UNREGISTERED)
 STATE_NAMES = {REGISTERED: "已登记", REVIEWING: "审核中", UNREGISTERED: "未登记"}

@@ -15,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, ValidationFailed
+from core.i18n import N_
 from domain import dicts
 from domain.access import POLICY, SCHOOL
 from domain.attachments import check_attachments
@@ -36,24 +38,24 @@ ARCHIVE = "archive"
 HUKOU = "hukou"
 REGISTRATION = "registration"
 CHANGE = "change"
-BACK_TO_ORIGIN = "转回生源地"
+BACK_TO_ORIGIN = N_("转回生源地")
 # ARC-1 (seed 004); HUK-1 names the first four and, by design, takes the 升学 types as the archive does.
-TRANSFER_TYPES = ("签约单位接收", "上级主管单位接收", "托管单位接收", "转回生源地", "升学本校接收", "升学外校接收")
+TRANSFER_TYPES = (N_("签约单位接收"), N_("上级主管单位接收"), N_("托管单位接收"), N_("转回生源地"), N_("升学本校接收"), N_("升学外校接收"))
 # ARC-4 (seed 004, 审核依据): the proof each type but 转回生源地 is reviewed on.
 PROOFS = {
-    "签约单位接收": "就业（升学）单位调档函、录用材料、就业协议等",
-    "上级主管单位接收": "用人单位（或其上级部门）的录用材料、接收函、调档函",
-    "托管单位接收": "公共就业人才服务机构的调档函、接收函",
-    "升学本校接收": "录取通知书、调档函",
-    "升学外校接收": "录取通知书、调档函",
+    "签约单位接收": N_("就业（升学）单位调档函、录用材料、就业协议等"),
+    "上级主管单位接收": N_("用人单位（或其上级部门）的录用材料、接收函、调档函"),
+    "托管单位接收": N_("公共就业人才服务机构的调档函、接收函"),
+    "升学本校接收": N_("录取通知书、调档函"),
+    "升学外校接收": N_("录取通知书、调档函"),
 }
 MAX_NOTE = 200  # 情况说明 (200字以内)
 MAX_IMAGES = 3  # IMG-1 图像材料（最多上传三张图片）
-SOURCE_NAMES = {"registration": "毕业生登记", "agreement": "签约协议", "school": "学校登记"}
+SOURCE_NAMES = {"registration": N_("毕业生登记"), "agreement": N_("签约协议"), "school": N_("学校登记")}
 # GRAD-5: the BPMN message that ends an open application, and the reason the graduate reads.
 DELETED_MESSAGE = "basic_info_deleted"
-DELETED_REASON = "学校已删除毕业生基本信息"
-UNCONFIRMED = "请先核对基本信息并点击“信息确认无误，进入系统”"
+DELETED_REASON = N_("学校已删除毕业生基本信息")
+UNCONFIRMED = N_("请先核对基本信息并点击“信息确认无误，进入系统”")
 
 
 @dataclass(frozen=True)
@@ -88,23 +90,23 @@ class Kind:
 
 
 ARCHIVE_KIND = Kind(
-    code=ARCHIVE, title="档案信息", type_field="archive_type", type_label="档案转递类型",
+    code=ARCHIVE, title=N_("档案信息"), type_field="archive_type", type_label=N_("档案转递类型"),
     fields=("archive_type", "archive_unit", "division_code", "division_name", "archive_address", "archive_postcode",
             "archive_contact", "archive_phone", "note"),
     # the field names of an approved agreement's archive details (ONL-7) where they mean the same
-    labels=(("archive_type", "档案转递类型"), ("archive_unit", "档案转递单位名称"),
-            ("division_code", "档案转递单位地址（行政区划代码）"), ("division_name", "档案转递单位所在地"),
-            ("archive_address", "档案转递单位详细地址"), ("archive_postcode", "档案转递单位邮编"),
-            ("archive_contact", "档案转递联系人/联系部门"), ("archive_phone", "档案转递联系电话"),
-            ("note", "情况说明")),
-    hukou_only=False, cross_province="如需跨省转递档案，请选择其他档案转递类型",
+    labels=(("archive_type", N_("档案转递类型")), ("archive_unit", N_("档案转递单位名称")),
+            ("division_code", N_("档案转递单位地址（行政区划代码）")), ("division_name", N_("档案转递单位所在地")),
+            ("archive_address", N_("档案转递单位详细地址")), ("archive_postcode", N_("档案转递单位邮编")),
+            ("archive_contact", N_("档案转递联系人/联系部门")), ("archive_phone", N_("档案转递联系电话")),
+            ("note", N_("情况说明"))),
+    hukou_only=False, cross_province=N_("如需跨省转递档案，请选择其他档案转递类型"),
 )
 HUKOU_KIND = Kind(
-    code=HUKOU, title="户口信息", type_field="hukou_type", type_label="户口迁移类型",
+    code=HUKOU, title=N_("户口信息"), type_field="hukou_type", type_label=N_("户口迁移类型"),
     fields=("hukou_type", "division_code", "division_name", "hukou_address", "note"),
-    labels=(("hukou_type", "户口迁移类型"), ("division_code", "户口迁移地址（行政区划代码）"),
-            ("division_name", "户口迁移所在地"), ("hukou_address", "户口迁移详细地址"), ("note", "情况说明")),
-    hukou_only=True, cross_province="如需跨省迁移户口，请选择其他户口迁移类型",
+    labels=(("hukou_type", N_("户口迁移类型")), ("division_code", N_("户口迁移地址（行政区划代码）")),
+            ("division_name", N_("户口迁移所在地")), ("hukou_address", N_("户口迁移详细地址")), ("note", N_("情况说明"))),
+    hukou_only=True, cross_province=N_("如需跨省迁移户口，请选择其他户口迁移类型"),
 )
 KINDS = {ARCHIVE: ARCHIVE_KIND, HUKOU: HUKOU_KIND}
 
@@ -113,9 +115,9 @@ KINDS = {ARCHIVE: ARCHIVE_KIND, HUKOU: HUKOU_KIND}
 def closed_reason(graduate: Graduate, kind: Kind) -> str | None:
     """Why this graduate cannot use the module now, or None (GRAD-5, MOD-5, MOD-2/MOD-4)."""
     if graduate.deleted_at is not None:
-        return f"学校已删除你的毕业生基本信息，不能再使用“{kind.registration_title}”模块。"
+        return _("学校已删除你的毕业生基本信息，不能再使用“%(registration_title)s”模块。", registration_title=_(kind.registration_title))
     if kind.hukou_only and not graduate.hukou_in_school:
-        return "你的户口未转入学校（户口是否转入学校：否），不能使用户口信息登记功能。"
+        return _("你的户口未转入学校（户口是否转入学校：否），不能使用户口信息登记功能。")
     return module_closed_reason(graduate, kind.code)
 
 
@@ -132,14 +134,13 @@ def _fail(field: str, message: str) -> ValidationFailed:
 def _division(kind: Kind, graduate: Graduate, transfer_type: str, code: str) -> str:
     path = dicts.division_path(code) if code else []
     if not path:
-        raise _fail("division_code", f"请选择{kind.label('division_name')}（省/市/区）")
+        raise _fail("division_code", _("请选择%(label)s（省/市/区）", label=_(kind.label("division_name"))))
     if dicts.children(code):
-        raise _fail("division_code", f"{kind.label('division_name')}请选择到区（县）一级")
+        raise _fail("division_code", _("%(label)s请选择到区（县）一级", label=_(kind.label("division_name"))))
     home = origin_path(graduate)
     if transfer_type == BACK_TO_ORIGIN and home and path[0]["code"] != home[0]["code"]:
         # ARC-3: the details follow the 生源所在地; the province cannot change
-        raise _fail("division_code", f"{kind.type_label}为“转回生源地”时不能修改省级地址（生源所在地：{home[0]['name']}）。"
-                                     f"{kind.cross_province}；生源地有误请联系学校就业部门更正。")
+        raise _fail("division_code", _("%(type_label)s为“转回生源地”时不能修改省级地址（生源所在地：%(home)s）。%(cross_province)s；生源地有误请联系学校就业部门更正。", type_label=_(kind.type_label), home=home[0]['name'], cross_province=kind.cross_province))
     return "".join(p["name"] for p in path)
 
 
@@ -152,18 +153,18 @@ def build_application(kind: Kind, graduate: Graduate, clean: dict[str, Any], *,
     proof of their own (ARC-4 is what the graduate submits for review)."""
     transfer_type = (clean.get(kind.type_field) or "").strip()
     if transfer_type not in TRANSFER_TYPES:
-        raise _fail(kind.type_field, f"请选择{kind.type_label}")
+        raise _fail(kind.type_field, _("请选择%(type_label)s", type_label=_(kind.type_label)))
     code = (clean.get("division_code") or "").strip()
     fields = {name: (clean.get(name) or "").strip() for name in kind.fields}
     fields.update({kind.type_field: transfer_type, "division_code": code,
                    "division_name": _division(kind, graduate, transfer_type, code)})
     if len(fields.get("note", "")) > MAX_NOTE:
-        raise _fail("note", f"情况说明最多{MAX_NOTE}字")
+        raise _fail("note", _("情况说明最多%(MAX_NOTE)s字", MAX_NOTE=MAX_NOTE))
     attachment_ids = [i for i in (clean.get("attachment_ids") or []) if isinstance(i, int)]
     if len(attachment_ids) > MAX_IMAGES:
-        raise _fail("images", f"最多上传{MAX_IMAGES}张图片")
+        raise _fail("images", _("最多上传%(MAX_IMAGES)s张图片", MAX_IMAGES=MAX_IMAGES))
     if require_proof and transfer_type != BACK_TO_ORIGIN and not attachment_ids:
-        raise _fail("images", f"“{transfer_type}”需要上传证明材料图片（{PROOFS[transfer_type]}）")  # ARC-4
+        raise _fail("images", _("“%(transfer_type)s”需要上传证明材料图片（%(PROOFS)s）", transfer_type=_(transfer_type), PROOFS=_(PROOFS[transfer_type])))  # ARC-4
     return {**fields, "attachment_ids": attachment_ids}
 
 
@@ -198,7 +199,7 @@ def offered_action(session: Session, graduate: Graduate, kind: Kind) -> str | No
 
 def check_start(session: Session, actor: Actor, graduate: Graduate, kind: Kind, action: str) -> None:
     if actor.graduate_id != graduate.id:
-        raise Forbidden(f"无权为其他毕业生办理{kind.registration_title}")
+        raise Forbidden(_("无权为其他毕业生办理%(registration_title)s", registration_title=_(kind.registration_title)))
     reason = closed_reason(graduate, kind)
     if reason:
         raise Conflict(reason)
@@ -206,12 +207,12 @@ def check_start(session: Session, actor: Actor, graduate: Graduate, kind: Kind, 
         raise Conflict(UNCONFIRMED)
     opened = open_application(session, graduate.id, kind)
     if opened is not None:
-        raise Conflict(f"你已有一条{kind.title}申请正在办理中，办理完成前不能再次申请，请在申请记录中查看")
+        raise Conflict(_("你已有一条%(title)s申请正在办理中，办理完成前不能再次申请，请在申请记录中查看", title=_(kind.title)))
     registered = current_info(session, graduate.id, kind.code) is not None
     if action == REGISTRATION and registered:
-        raise Conflict(f"你的{kind.title}已登记，无需再次登记；如有误请点击“{kind.change_title}”申请修改")
+        raise Conflict(_("你的%(title)s已登记，无需再次登记；如有误请点击“%(change_title)s”申请修改", title=_(kind.title), change_title=_(kind.change_title)))
     if action == CHANGE and not registered:
-        raise Conflict(f"你还没有已登记的{kind.title}，请先进行{kind.registration_title}")
+        raise Conflict(_("你还没有已登记的%(title)s，请先进行%(registration_title)s", title=_(kind.title), registration_title=_(kind.registration_title)))
 
 
 def start(session: Session, runner: Runner, actor: Actor, graduate: Graduate, kind: Kind, action: str, *,
@@ -241,7 +242,7 @@ def resubmit(session: Session, runner: Runner, actor: Actor, graduate: Graduate,
     """REV-6: after withdrawing before review, edit and submit again."""
     item = runner.open_work_item(session, work_item_id, actor)
     if item.form_key != form_key:
-        raise Conflict(f"该事项不是{kind.title}填写")
+        raise Conflict(_("该事项不是%(title)s填写", title=_(kind.title)))
     reason = closed_reason(graduate, kind)
     if reason:
         raise Conflict(reason)
@@ -278,7 +279,7 @@ def submitted(ctx: StepContext, data: dict[str, Any], kind: Kind) -> dict[str, A
         def take_key() -> None:
             new_row.open_key = kind.open_key(graduate_id)
 
-        unique_write(ctx.session, take_key, f"你已有一条{kind.title}申请正在办理中，办理完成前不能再次申请")
+        unique_write(ctx.session, take_key, _("你已有一条%(title)s申请正在办理中，办理完成前不能再次申请", title=_(kind.title)))
     _mirror(kind, row, ctx.instance, data.get("application") or {})
     row.status = "pending"
     ctx.session.flush()
@@ -360,7 +361,7 @@ def register_by_school(session: Session, actor: Actor, graduate_id: int, kind: K
     """ARC-7: the school registers (or corrects) the info directly; no review, the graduate need not register."""
     graduate = school_graduate(session, actor, graduate_id)
     if kind.code not in (graduate.school.province.enabled_modules or []):
-        raise Conflict(module_closed_reason(graduate, kind.code) or "该模块尚未开通")
+        raise Conflict(module_closed_reason(graduate, kind.code) or _("该模块尚未开通"))
     if kind.hukou_only and not graduate.hukou_in_school:
         raise Conflict("该毕业生户口未转入学校（户口是否转入学校：否），不能登记户口信息")  # MOD-5
     fields = record_fields(kind, build_application(kind, graduate, clean, require_proof=False))

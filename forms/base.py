@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import DecimalField, Field
@@ -42,7 +43,7 @@ class BaseForm(FlaskForm):
                 label = getattr(getattr(self, name, None), "label", None)
                 prefix = f"{label.text}：" if label is not None and name != "csrf_token" else ""
                 return f"{prefix}{errs[0]}" if not isinstance(errs[0], dict) else prefix + str(errs[0])
-        return "输入有误"
+        return _("输入有误")
 
 
 class IntListField(Field):
@@ -62,7 +63,7 @@ class IntListField(Field):
                     continue
                 if not part.isdigit() or len(part) > 12 or not 0 < int(part) < 2 ** 31:
                     self.data = []
-                    raise ValueError("编号格式不正确")
+                    raise ValueError(_("编号格式不正确"))
                 values.append(int(part))
         self.data = values
 
@@ -83,4 +84,4 @@ class MoneyField(DecimalField):
         super().process_formdata(valuelist)
         if isinstance(self.data, Decimal) and not self.data.is_finite():
             self.data = None
-            raise ValueError("请填写有效的金额")
+            raise ValueError(_("请填写有效的金额"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import re
 
+from flask_babel import gettext as _
 from stdnum.cn import ric, uscc
 from wtforms.validators import ValidationError
 
@@ -34,11 +35,11 @@ def credit_code_error(value: str) -> str | None:
     """
     number = uscc.compact(value or "")
     if len(number) != 18:
-        return "统一社会信用代码应为18位"
+        return _("统一社会信用代码应为18位")
     if not _USCC_RE.match(number):
-        return "统一社会信用代码格式不正确（只能含数字和除I、O、S、V、Z外的大写字母，第3至8位为行政区划码）"
+        return _("统一社会信用代码格式不正确（只能含数字和除I、O、S、V、Z外的大写字母，第3至8位为行政区划码）")
     if number[-1] != uscc.calc_check_digit(number):
-        return "统一社会信用代码校验位不正确"
+        return _("统一社会信用代码校验位不正确")
     return None
 
 
@@ -67,19 +68,19 @@ def id_number_error(value: str, today: datetime.date | None = None) -> str | Non
     """
     number = ric.compact(value or "")
     if len(number) != 18:
-        return "身份证号应为18位"
+        return _("身份证号应为18位")
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        return "身份证号格式不正确（前17位应为数字，末位为数字或X）"
+        return _("身份证号格式不正确（前17位应为数字，末位为数字或X）")
     if number[-1] != ric.calc_check_digit(number):
-        return "身份证号校验位不正确"
+        return _("身份证号校验位不正确")
     if number[:2] not in _PROVINCE_PREFIXES:
-        return "身份证号地区码不正确"
+        return _("身份证号地区码不正确")
     try:
         born = ric.get_birth_date(number)
     except Exception:  # stdnum raises InvalidComponent for an impossible date
-        return "身份证号中的出生日期不正确"
+        return _("身份证号中的出生日期不正确")
     if born.year < 1900 or born > (today or datetime.date.today()):
-        return "身份证号中的出生日期不正确"
+        return _("身份证号中的出生日期不正确")
     return None
 
 
@@ -96,7 +97,7 @@ _YEAR_MONTH_RE = re.compile(r"^(\d{4})(\d{2})$")
 
 def mobile_error(value: str) -> str | None:
     if not _MOBILE_RE.match((value or "").strip()):
-        return "手机号码应为以13至19开头的11位数字"
+        return _("手机号码应为以13至19开头的11位数字")
     return None
 
 
@@ -106,7 +107,7 @@ def is_valid_mobile(value: str) -> bool:
 
 def postcode_error(value: str) -> str | None:
     if not _POSTCODE_RE.match((value or "").strip()):
-        return "邮政编码应为6位数字"
+        return _("邮政编码应为6位数字")
     return None
 
 
@@ -116,7 +117,7 @@ _PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$")
 def phone_error(value: str) -> str | None:
     """A contact phone: a mobile number, or a landline with or without its area code (010-68352260)."""
     if not _PHONE_RE.match((value or "").strip()):
-        return "联系电话应为11位手机号码或固定电话（如010-68352260）"
+        return _("联系电话应为11位手机号码或固定电话（如010-68352260）")
     return None
 
 
@@ -127,12 +128,12 @@ def is_valid_postcode(value: str) -> bool:
 def year_month_error(value: str, min_year: int = 1950, max_year: int = 2100) -> str | None:
     m = _YEAR_MONTH_RE.match(str(value or "").strip())
     if not m:
-        return "请按YYYYMM格式填写年月，如202306"
+        return _("请按YYYYMM格式填写年月，如202306")
     year, month = int(m.group(1)), int(m.group(2))
     if not 1 <= month <= 12:
-        return "月份应在01至12之间"
+        return _("月份应在01至12之间")
     if not min_year <= year <= max_year:
-        return f"年份应在{min_year}至{max_year}之间"
+        return _("年份应在%(min_year)s至%(max_year)s之间", min_year=min_year, max_year=max_year)
     return None
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, jsonify, make_response, render_template, request
+from flask import Flask, g, has_request_context, jsonify, make_response, render_template, request
 from flask import session as flask_session  # `session` here would be the webapp.session module
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import user_logged_in
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core.errors import Conflict, EngineError
+from core.i18n import N_
 from domain.models import Account
 from webapp import converters
 from webapp.extensions import babel, csrf, init_limiter, login_manager, retry_after_seconds
@@ -21,8 +24,8 @@ from webapp.session import BUSY, SESSION_VERSION_KEY, is_lock_conflict
 
 log = logging.getLogger(__name__)
 LOCALES = ("zh", "en")
-SERVER_ERROR = "服务器内部错误，请稍后重试"
-DATABASE_UNAVAILABLE = "系统暂时无法访问数据库，请稍后重试"
+SERVER_ERROR = N_("服务器内部错误，请稍后重试")
+DATABASE_UNAVAILABLE = N_("系统暂时无法访问数据库，请稍后重试")
 DATABASE_RETRY_AFTER = 30  # seconds, in the 503's Retry-After
 CSRF_TOKEN_HOURS = 8  # a page's form can be sent this long after it was served
 HSTS = "max-age=31536000"  # production only: the site is served over HTTPS there
@@ -30,11 +33,14 @@ HSTS = "max-age=31536000"  # production only: the site is served over HTTPS ther
 # inline style attributes remain allowed. Images may be data: URLs (the favicon) or blob: (previews).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
-HTTP_MESSAGES = {400: "请求无效", 401: "请先登录或提供访问令牌", 403: "无权访问", 409: "请求与当前状态冲突",
-                 415: "请求体类型不受支持，请使用 application/json", 422: "请求内容无法处理", 429: "请求过于频繁，请稍后重试"}
+HTTP_MESSAGES = {400: N_("请求无效"), 401: N_("请先登录或提供访问令牌"), 403: N_("无权访问"), 409: N_("请求与当前状态冲突"),
+                 415: N_("请求体类型不受支持，请使用 application/json"), 422: N_("请求内容无法处理"),
+                 429: N_("请求过于频繁，请稍后重试")}
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a CLI command or worker with an app context: the default language
+        return "zh"
     chosen = request.args.get("lang") or request.cookies.get("lang")
     return chosen if chosen in LOCALES else "zh"
 
@@ -65,7 +71,7 @@ def create_app(runtime: Any, **overrides: Any) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "请先登录"
+    login_manager.login_message = _l("请先登录")
 
     @app.before_request
     def _open_session():
@@ -114,11 +120,12 @@ def _register_blueprints(app: Flask, runtime: Any) -> None:
     from webapp.admin.routes import bp as admin_bp
     from webapp.api.routes import bp as api_bp
     from webapp.auth.routes import bp as auth_bp
+    from webapp.designer.routes import bp as designer_bp
     from webapp.graduate.routes import bp as graduate_bp
     from webapp.review.routes import bp as review_bp
     from webapp.vendor import bp as vendor_bp
 
-    for bp in (auth_bp, graduate_bp, review_bp, admin_bp, vendor_bp):
+    for bp in (auth_bp, graduate_bp, review_bp, admin_bp, designer_bp, vendor_bp):
         app.register_blueprint(bp)
     for module in runtime.modules.modules:  # each process module's own pages
         for bp in module.blueprints:
@@ -135,12 +142,12 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
         if wants_json():
-            return jsonify(error={"message": exc.message, "details": exc.details}), exc.status
-        return render_template("error.html", message=exc.message), exc.status
+            return jsonify(error={"message": _(exc.message), "details": exc.details}), exc.status
+        return render_template("error.html", message=_(exc.message)), exc.status
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc):
-        msg = "页面已过期或请求来源无效，请刷新页面后重试"
+        msg = _("页面已过期或请求来源无效，请刷新页面后重试")
         if wants_json():
             return jsonify(error={"message": msg}), 400
         return render_template("error.html", message=msg), 400
@@ -148,12 +155,12 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(404)
     def _not_found(_exc):
         if wants_json():
-            return jsonify(error={"message": "资源不存在"}), 404
-        return render_template("error.html", message="页面不存在"), 404
+            return jsonify(error={"message": _("资源不存在")}), 404
+        return render_template("error.html", message=_("页面不存在")), 404
 
     @app.errorhandler(413)
     def _too_large(_exc):
-        msg = "上传的文件过大"
+        msg = _("上传的文件过大")
         if wants_json():
             return jsonify(error={"message": msg}), 413
         return render_template("error.html", message=msg), 413
@@ -161,8 +168,8 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(405)
     def _method(_exc):
         if wants_json():
-            return jsonify(error={"message": "不支持的请求方法"}), 405
-        return render_template("error.html", message="不支持的请求方法"), 405
+            return jsonify(error={"message": _("不支持的请求方法")}), 405
+        return render_template("error.html", message=_("不支持的请求方法")), 405
 
     _register_database_handlers(app)
     app.register_error_handler(429, _too_many_requests)
@@ -182,7 +189,7 @@ def _wants_json() -> bool:
 def _too_many_requests(_exc: HTTPException):
     """A rate limit (Flask-Limiter) refused the request: say so in Chinese, and when to try again."""
     seconds = retry_after_seconds()
-    msg = f"请求过于频繁，请 {seconds} 秒后再试"
+    msg = _("请求过于频繁，请 %(seconds)s 秒后再试", seconds=seconds)
     if _wants_json():
         resp = jsonify(error={"message": msg, "details": {"retry_after": seconds}})
     else:
@@ -196,7 +203,7 @@ def _http_error(exc: HTTPException):
     """Any HTTP error without its own handler: JSON under /api/, Werkzeug's own page elsewhere."""
     if not _wants_json() or exc.code is None:
         return exc
-    return jsonify(error={"message": HTTP_MESSAGES.get(exc.code, "请求无法处理")}), exc.code
+    return jsonify(error={"message": _(HTTP_MESSAGES.get(exc.code, N_("请求无法处理")))}), exc.code
 
 
 def _rollback_quietly() -> None:
@@ -214,8 +221,8 @@ def _database_error(exc: Exception):
         _rollback_quietly()
         conflict = Conflict(BUSY)
         if _wants_json():
-            return jsonify(error={"message": conflict.message, "details": conflict.details}), conflict.status
-        return render_template("error.html", message=conflict.message), conflict.status
+            return jsonify(error={"message": _(conflict.message), "details": conflict.details}), conflict.status
+        return render_template("error.html", message=_(conflict.message)), conflict.status
     return _database_unavailable(exc)
 
 
@@ -230,9 +237,9 @@ def _database_unavailable(exc: Exception):
     g._login_user = login_manager.anonymous_user()
     g.database_unavailable = True
     if _wants_json():
-        resp = jsonify(error={"message": DATABASE_UNAVAILABLE, "details": {"retry_after": DATABASE_RETRY_AFTER}})
+        resp = jsonify(error={"message": _(DATABASE_UNAVAILABLE), "details": {"retry_after": DATABASE_RETRY_AFTER}})
     else:
-        resp = make_response(render_template("error.html", message=DATABASE_UNAVAILABLE))
+        resp = make_response(render_template("error.html", message=_(DATABASE_UNAVAILABLE)))
     resp.status_code = 503
     resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
     return resp
@@ -244,8 +251,8 @@ def _internal_error(exc: InternalServerError):
         log.error("500 on %s %s: %s", request.method, request.path, exc.description)
     _rollback_quietly()
     if _wants_json():
-        return jsonify(error={"message": SERVER_ERROR}), 500
-    return render_template("error.html", message=SERVER_ERROR), 500
+        return jsonify(error={"message": _(SERVER_ERROR)}), 500
+    return render_template("error.html", message=_(SERVER_ERROR)), 500
 
 
 @login_manager.user_loader

@@ -64,5 +64,5 @@ def register(app) -> None:
         _=plain_gettext,
         gettext=plain_gettext,
         ngettext=plain_ngettext,
-        dest_type_name=lambda code: (dicts.destination_type(code) or {}).get("name", code),
+        dest_type_name=lambda code: plain_gettext(str((dicts.destination_type(code) or {}).get("name", code))),
     )

@@ -7,10 +7,12 @@ from functools import wraps
 from typing import TypeVar
 
 from flask import g, request
+from flask_babel import gettext
 from flask_login import UserMixin, current_user
 from sqlalchemy.exc import OperationalError
 
 from core.errors import Conflict, EngineError, Forbidden
+from core.i18n import N_
 from domain.accounts import actor_for
 from domain.models import AccessLog, Account
 from engine.services import Actor
@@ -47,7 +49,7 @@ def current_actor() -> Actor:
     return actor
 
 
-BUSY = "系统繁忙，该事项正在被其他人处理，请稍后刷新重试"
+BUSY = N_("系统繁忙，该事项正在被其他人处理，请稍后刷新重试")
 SESSION_VERSION_KEY = "_account_session_version"  # Account.session_version at login (issue 12)
 _LOCK_CONFLICTS = ("locked", "could not serialize", "deadlock detected", "lock timeout")
 
@@ -133,8 +135,8 @@ def check_area(area: str, write: bool = False) -> None:
         raise Forbidden("页面不存在或无权访问")
     if write and not POLICY.may_write_area(actor, area):
         log_refusal(f"area {area}: read-only")
-        raise ReadOnlyArea(f"你的账号对“{AREA_NAMES.get(area, area)}”只有只读权限，可以查看和下载，"
-                           "不能新增、修改、删除或审核。")
+        raise ReadOnlyArea(gettext("你的账号对“%(area)s”只有只读权限，可以查看和下载，不能新增、修改、删除或审核。",
+                                   area=gettext(AREA_NAMES.get(area, area))))
 
 
 def area_required(area: str, write: bool | None = None):

@@ -6,6 +6,8 @@ the same answer (HTTP 404, "链接无效、已过期或已使用") and changes n
 from __future__ import annotations
 
 from flask import Blueprint, g, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from core.errors import Conflict, Forbidden, ValidationFailed
 from domain.models import Agreement, AssistLink, Graduate
@@ -18,7 +20,7 @@ from .forms import StampedUploadForm
 from .pages import EMPLOYER_LABELS, TERM_LABELS, pdf_response, rows, uploads
 
 bp = Blueprint("assist", __name__, url_prefix="/assist")
-INVALID = "链接无效、已过期或已使用"
+INVALID = _l("链接无效、已过期或已使用")
 MAX_TOKEN = 100
 
 
@@ -65,7 +67,7 @@ def page(token: str):
             except Forbidden:
                 return invalid()
             except (ValidationFailed, Conflict) as exc:
-                error = exc.message
+                error = _(exc.message)
             else:
                 return render_template("assist/done.html", graduate=graduate)
     return render_template("assist/page.html", token=token, form=form, error=error, graduate=graduate,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -12,7 +14,7 @@ from forms.validators import Mobile
 
 from .services import DESTINATION_KINDS, EXPLANATION_LABELS, MAX_EXPLANATION, PART_LABELS
 
-CHOICES = [("confirm", "信息无误，确认登记去向"), ("error", "信息有误，需更新后确认")]
+CHOICES = [("confirm", _l("信息无误，确认登记去向")), ("error", _l("信息有误，需更新后确认"))]
 REPORT_FIELDS = ("parts", "destination_kind", "destination_explanation", "archive_explanation",
                  "hukou_explanation", "mobile")
 
@@ -22,23 +24,23 @@ def _strip(value: Any) -> Any:
 
 
 def _explanation(part: str) -> TextAreaField:
-    return TextAreaField(EXPLANATION_LABELS[part], filters=[_strip], validators=[
-        Length(max=MAX_EXPLANATION, message=f"不能超过{MAX_EXPLANATION}个字（现有%(length)d个）")])
+    return TextAreaField(_l(EXPLANATION_LABELS[part]), filters=[_strip], validators=[
+        Length(max=MAX_EXPLANATION, message=_l("不能超过%(n)s个字（现有%%(length)d个）", n=MAX_EXPLANATION))])
 
 
 class ConfirmationForm(BaseForm):
     """`choice` confirm: nothing else is read. `choice` error: the ticked parts — only those that exist
     (`available`) — each with its explanation, and a mobile number (CNF-3)."""
 
-    choice = RadioField("请确认您的去向登记信息", choices=CHOICES, validate_choice=False)
-    info_version = HiddenField("信息版本", filters=[_strip], validators=[Optional(), Length(max=64)])
-    parts = SelectMultipleField("您的错误信息情况", choices=[(p, PART_LABELS[p]) for p in PARTS],
+    choice = RadioField(_l("请确认您的去向登记信息"), choices=CHOICES, validate_choice=False)
+    info_version = HiddenField(_l("信息版本"), filters=[_strip], validators=[Optional(), Length(max=64)])
+    parts = SelectMultipleField(_l("您的错误信息情况"), choices=[(p, _l(PART_LABELS[p])) for p in PARTS],
                                 validate_choice=False)
-    destination_kind = RadioField("毕业去向信息", choices=list(DESTINATION_KINDS.items()), validate_choice=False)
+    destination_kind = RadioField(_l("毕业去向信息"), choices=[(k, _l(v)) for k, v in DESTINATION_KINDS.items()], validate_choice=False)
     destination_explanation = _explanation("destination")
     archive_explanation = _explanation("archive")
     hukou_explanation = _explanation("hukou")
-    mobile = StringField("联系方式", filters=[_strip], validators=[Mobile()])
+    mobile = StringField(_l("联系方式"), filters=[_strip], validators=[Mobile()])
 
     def __init__(self, *args: Any, available: tuple[str, ...] = PARTS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -51,7 +53,7 @@ class ConfirmationForm(BaseForm):
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         if self.choice.data not in dict(CHOICES):
-            self._add("choice", "请选择“信息无误，确认登记去向”或“信息有误，需更新后确认”")
+            self._add("choice", _("请选择“信息无误，确认登记去向”或“信息有误，需更新后确认”"))
             return False
         if self.choice.data == "confirm":
             for name in REPORT_FIELDS:  # not part of a confirmation: neither read nor checked
@@ -65,18 +67,18 @@ class ConfirmationForm(BaseForm):
         unknown = [p for p in parts if p not in PARTS]
         absent = [p for p in parts if p in PARTS and p not in self.available]
         if unknown:
-            self._add("parts", f"未知的错误信息类型“{unknown[0][:20]}”（可选：{'、'.join(PARTS)}）")
+            self._add("parts", _("未知的错误信息类型“%(unknown)s”（可选：%(join)s）", unknown=unknown[0][:20], join='、'.join(PARTS)))
         elif absent:
-            self._add("parts", f"{PART_LABELS[absent[0]]}尚未登记，不能选择")
+            self._add("parts", _("%(part)s尚未登记，不能选择", part=_(PART_LABELS[absent[0]])))
         elif not parts:
-            self._add("parts", "请选择错误信息情况")
+            self._add("parts", _("请选择错误信息情况"))
         if "destination" in parts and self.destination_kind.data not in DESTINATION_KINDS:
-            self._add("destination_kind", "请选择毕业去向信息是有变化还是有错误")
+            self._add("destination_kind", _("请选择毕业去向信息是有变化还是有错误"))
         for part in PARTS:
             if part in parts and not getattr(self, f"{part}_explanation").data:
-                self._add(f"{part}_explanation", "请填写情况说明")
+                self._add(f"{part}_explanation", _("请填写情况说明"))
         if not self.mobile.data:
-            self._add("mobile", "请填写手机号码")
+            self._add("mobile", _("请填写手机号码"))
         return sum(len(getattr(self, n).errors) for n in REPORT_FIELDS) == before
 
     def clean(self) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from core.errors import Conflict, ValidationFailed
 from core.timefmt import china_time
@@ -16,7 +18,7 @@ from . import services
 from .forms import CHOICES, ConfirmationForm
 
 bp = Blueprint("confirmation", __name__, template_folder="templates")
-CHOOSER_NOTE = "去向登记确认关系您的档案、户口转递，请认真核对，确保信息无误。如果您的户口未转入学校仅需确认毕业去向及档案信息。"
+CHOOSER_NOTE = _l("去向登记确认关系您的档案、户口转递，请认真核对，确保信息无误。如果您的户口未转入学校仅需确认毕业去向及档案信息。")
 
 
 def _render(graduate: Graduate, form: ConfirmationForm, error: str | None = None, status: int = 200):
@@ -54,7 +56,7 @@ def page():
             run_step(lambda db: services.report_error(db, actor, graduate.id, clean))
             flash("已提交。请按之前的登记方式更新为正确信息后，再次进行登记确认。")
     except (Conflict, ValidationFailed) as exc:
-        return _render(graduate, form, exc.message, exc.status)
+        return _render(graduate, form, _(exc.message), exc.status)
     return redirect(url_for("confirmation.page"))
 
 
@@ -84,15 +86,15 @@ def home_context(db, graduate: Graduate) -> dict[str, Any]:
 def chooser_entry(db, graduate: Graduate) -> dict[str, Any]:
     """What the module chooser's 去向登记确认 card shows: enabled once a destination is effective (CNF-1)."""
     st = services.state(db, graduate)
-    action = "去确认" if st["may_confirm"] or st["status"] == "unconfirmed" else "查看"
+    action = _("去确认") if st["may_confirm"] or st["status"] == "unconfirmed" else _("查看")
     if st["status"] == "confirmed":
-        note = f"已于{china_time(st['confirmed_at'])}确认"
+        note = _("已于%(china_time)s确认", china_time=china_time(st['confirmed_at']))
     elif st["available"]:
-        note = {"error_reported": "你已报告信息有误，请更新信息后再次确认",
-                "reconfirm": "信息有变化，请重新确认"}.get(st["status"], "请核对并确认你的去向登记信息")
+        note = {"error_reported": _("你已报告信息有误，请更新信息后再次确认"),
+                "reconfirm": _("信息有变化，请重新确认")}.get(st["status"], _("请核对并确认你的去向登记信息"))
     else:
-        note = "登记毕业去向后可确认"
-    return {"title": "去向登记确认", "description": CHOOSER_NOTE, "note": note, "action": action,
+        note = _("登记毕业去向后可确认")
+    return {"title": _("去向登记确认"), "description": CHOOSER_NOTE, "note": note, "action": action,
             "href": url_for("confirmation.page"),
             "enabled": st["available"] or st["status"] != "unconfirmed",  # a past confirmation stays reachable
             "status": st["status"], "status_label": st["status_label"],

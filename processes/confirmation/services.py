@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, ValidationFailed
+from core.i18n import N_
 from core.timefmt import china_time, iso
 from domain import dicts
 from domain.access import POLICY
@@ -38,24 +40,24 @@ from domain.models import (
 )
 from engine.services import Actor
 
-PART_LABELS = {"destination": "毕业去向信息", "archive": "档案转递信息", "hukou": "户口迁移信息"}
-EXPLANATION_LABELS = {"destination": "去向情况说明", "archive": "档案情况说明", "hukou": "户口情况说明"}
-DESTINATION_KINDS = {"changed": "有变化", "wrong": "有错误"}  # the guide's 毕业去向信息：有变化 / 有错误
-STATUS_LABELS = {"unconfirmed": "未确认", "confirmed": "已确认", "error_reported": "信息有误，待更新后确认",
-                 "reconfirm": "待重新确认"}
+PART_LABELS = {"destination": N_("毕业去向信息"), "archive": N_("档案转递信息"), "hukou": N_("户口迁移信息")}
+EXPLANATION_LABELS = {"destination": N_("去向情况说明"), "archive": N_("档案情况说明"), "hukou": N_("户口情况说明")}
+DESTINATION_KINDS = {"changed": N_("有变化"), "wrong": N_("有错误")}  # the guide's 毕业去向信息：有变化 / 有错误
+STATUS_LABELS = {"unconfirmed": N_("未确认"), "confirmed": N_("已确认"), "error_reported": N_("信息有误，待更新后确认"),
+                 "reconfirm": N_("待重新确认")}
 MAX_EXPLANATION = 500
-DATE_FORMAT = "%Y年%m月%d日"  # the guide: 以上毕业去向信息于2023年05月24日通过全国登记系统上报
-NOT_AVAILABLE = "你还没有生效的毕业去向：毕业去向登记审核通过或协议签约完成后，才能进行去向登记确认。"
+DATE_FORMAT = N_("%Y年%m月%d日")  # the guide: 以上毕业去向信息于2023年05月24日通过全国登记系统上报
+NOT_AVAILABLE = N_("你还没有生效的毕业去向：毕业去向登记审核通过或协议签约完成后，才能进行去向登记确认。")
 
 # The rows of an archive / hukou record, in the guide's order (seed 001 图40): the field names a registration
 # writes (ARC-2, HUK-1) and those an approved agreement copies (ONL-7), which mean the same. Unknown fields are
 # shown by name after these rather than hidden; codes and image ids are not shown.
 INFO_LABELS = {
-    "archive": {"archive_type": "档案转递类型", "archive_unit": "档案转递单位名称", "division_name": "档案转递单位所在地",
-                "archive_address": "档案转递单位地址", "archive_postcode": "邮编",
-                "archive_contact": "联系人/联系部门", "archive_phone": "联系电话", "note": "情况说明"},
-    "hukou": {"hukou_type": "户口迁移类型", "division_name": "户口迁移所在地", "hukou_address": "户口迁移地址",
-              "note": "情况说明"},
+    "archive": {"archive_type": N_("档案转递类型"), "archive_unit": N_("档案转递单位名称"), "division_name": N_("档案转递单位所在地"),
+                "archive_address": N_("档案转递单位地址"), "archive_postcode": N_("邮编"),
+                "archive_contact": N_("联系人/联系部门"), "archive_phone": N_("联系电话"), "note": N_("情况说明")},
+    "hukou": {"hukou_type": N_("户口迁移类型"), "division_name": N_("户口迁移所在地"), "hukou_address": N_("户口迁移地址"),
+              "note": N_("情况说明")},
 }
 HIDDEN_INFO_KEYS = {"division_code", "attachment_ids"}
 
@@ -70,7 +72,7 @@ class Section:
     reported_at: datetime | None
 
     def reported_on(self) -> str:
-        return china_time(self.reported_at, DATE_FORMAT)
+        return china_time(self.reported_at, _(DATE_FORMAT))
 
     def as_json(self) -> dict[str, Any]:
         return {"part": self.part, "title": self.title, "rows": [{"label": k, "value": v} for k, v in self.rows],
@@ -238,8 +240,7 @@ def confirm(session: Session, actor: Actor, graduate_id: int, info_version: str 
     missing = missing_updates(row)
     if missing:
         names = "、".join(PART_LABELS[p] for p in missing)
-        raise Conflict(f"你报告有误的{names}尚未更新：请先按之前的登记方式更新信息后再确认；"
-                       "如实际信息无误，请点击“实际信息无误，撤销确认”")
+        raise Conflict(_("你报告有误的%(names)s尚未更新：请先按之前的登记方式更新信息后再确认；如实际信息无误，请点击“实际信息无误，撤销确认”", names=names))
     now = utcnow()
     if row is None:
         row = Confirmation(graduate_id=graduate_id, status="confirmed", confirmed_at=now, error_parts={},

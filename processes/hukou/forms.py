@@ -4,6 +4,7 @@ On the bases of processes.transfers.forms, one class validates the page post, th
 reviewer's edit (REV-5)."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
@@ -11,7 +12,11 @@ from domain.transfers import HUKOU_KIND
 from processes.transfers import forms as shared
 from processes.transfers.forms import TOO_LONG
 
-LABEL = HUKOU_KIND.label
+
+def LABEL(name: str) -> str:  # noqa: N802 - reads like the constant it replaces
+    """The kind's label of a field, translated where the form is shown."""
+    return _l(HUKOU_KIND.label(name))
+
 
 
 class HukouFieldsForm(shared.TransferFieldsForm):
@@ -19,8 +24,8 @@ class HukouFieldsForm(shared.TransferFieldsForm):
 
     KIND = HUKOU_KIND
     hukou_type = shared.type_field(HUKOU_KIND)
-    division_code = shared.division_field("户口迁移地址")
-    hukou_address = StringField(LABEL("hukou_address"), validators=[InputRequired("请填写户口迁移详细地址"),
+    division_code = shared.division_field(_l("户口迁移地址"))
+    hukou_address = StringField(LABEL("hukou_address"), validators=[InputRequired(_l("请填写户口迁移详细地址")),
                                                                    Length(max=200, message=TOO_LONG)])
     note = shared.note_field()
 

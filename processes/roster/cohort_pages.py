@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -31,9 +32,8 @@ ALLOWED_WHILE_VIEWING = {"cohorts.choose", "auth.logout", "auth.login"}
 
 
 def read_only_message(record: Graduate, current: Graduate | None) -> str:
-    now = f"（{current.cohort}届）" if current is not None else ""
-    return (f"{record.cohort}届为往届记录，只能查看，不能发起、提交、撤回或修改。"
-            f"请先切换到当前届别{now}再办理。")
+    now = _("（%(cohort)s届）", cohort=current.cohort) if current is not None else ""
+    return (_("%(cohort)s届为往届记录，只能查看，不能发起、提交、撤回或修改。请先切换到当前届别%(now)s再办理。", cohort=record.cohort, now=now))
 
 
 def _account() -> Account | None:
@@ -135,10 +135,10 @@ def choose():
     current = current_graduate(g.db, account)
     if current is not None and record.id == current.id:
         session.pop(CHOSEN, None)
-        flash(f"已切换到当前届别（{record.cohort}届）")
+        flash(_("已切换到当前届别（%(cohort)s届）", cohort=record.cohort))
         return redirect(url_for("graduate.modules"))
     session[CHOSEN] = record.id
-    flash(f"正在查看{record.cohort}届的记录（只读）")
+    flash(_("正在查看%(cohort)s届的记录（只读）", cohort=record.cohort))
     return redirect(url_for("cohorts.view"))
 
 

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.errors import ValidationFailed
@@ -93,12 +94,12 @@ def _save_page(template: str, graduate: Any, save):
     error = None
     if values is not None:
         if not form.validate_on_submit():
-            error = "页面已过期，请刷新后重试"
+            error = _("页面已过期，请刷新后重试")
         else:
             try:
                 message, target = run_step(lambda db: save(db, actor, values))
             except ValidationFailed as exc:
-                errors, error = exc.details, exc.message
+                errors, error = exc.details, _(exc.message)
             else:
                 flash(message)
                 return redirect(target)
@@ -115,7 +116,7 @@ def _save_page(template: str, graduate: Any, save):
 def add():
     def save(db, actor, values):
         grad = services.add_graduate(db, actor, values)
-        return f"已新增毕业生{grad.name}（{grad.cohort}届）", url_for("roster.graduates", cohort=grad.cohort)
+        return _("已新增毕业生%(name)s（%(cohort)s届）", name=grad.name, cohort=grad.cohort), url_for("roster.graduates", cohort=grad.cohort)
 
     return _save_page("roster/form.html", None, save)
 
@@ -129,7 +130,7 @@ def edit(graduate_id: int):
 
     def save(db, actor, values):
         grad, changed = services.edit_graduate(db, actor, graduate_id, values)
-        return (f"已保存{grad.name}的基本信息" if changed else "基本信息没有变化"), \
+        return (_("已保存%(name)s的基本信息", name=grad.name) if changed else _("基本信息没有变化")), \
             url_for("roster.graduates", cohort=grad.cohort)
 
     return _save_page("roster/form.html", graduate, save)
@@ -146,7 +147,7 @@ def delete(graduate_id: int):
     name, cohort = graduate.name, graduate.cohort
     result = run_step(lambda db: services.delete_graduate(db, g.runtime.runner, actor, graduate_id))
     ended = len(result["ended_instances"])
-    flash(f"已删除{name}的基本信息：档案、户口信息已失效" + (f"，{ended}条待审核申请已审核不通过" if ended else ""))
+    flash(_("已删除%(name)s的基本信息：档案、户口信息已失效", name=name) + (_("，%(ended)s条待审核申请已审核不通过", ended=ended) if ended else ""))
     return redirect(url_for("roster.graduates", cohort=cohort))
 
 
@@ -154,7 +155,7 @@ def delete(graduate_id: int):
 @school
 def template():
     services.require_school(current_actor())
-    return xlsx_response(importing.template_xlsx(), "毕业生基本信息导入模板.xlsx")
+    return xlsx_response(importing.template_xlsx(), _("毕业生基本信息导入模板.xlsx"))
 
 
 @bp.route("/school/graduates/import", methods=["GET", "POST"])
@@ -167,15 +168,15 @@ def upload():
         form = ActionForm()
         file = request.files.get("file")
         if not form.validate_on_submit():
-            error = "页面已过期，请刷新后重试"
+            error = _("页面已过期，请刷新后重试")
         elif file is None or not file.filename:
-            error = "请选择要上传的 .xlsx 或 .csv 文件"
+            error = _("请选择要上传的 .xlsx 或 .csv 文件")
         else:
             data = file.read(importing.MAX_BYTES + 1)
             try:
                 job = run_step(lambda db: importing.create_job(db, actor, file.filename or "", data))
             except ValidationFailed as exc:
-                error = exc.message
+                error = _(exc.message)
             else:
                 job_id = job.id
                 start_job(job_id)
@@ -208,7 +209,7 @@ def progress(job_id: int):
 @school
 def errors(job_id: int):
     row = importing.job_of(g.db, current_actor(), job_id)
-    return xlsx_response(importing.error_report_xlsx(g.db, row), f"导入错误报告_{job_id}.xlsx")
+    return xlsx_response(importing.error_report_xlsx(g.db, row), _("导入错误报告_%(job_id)s.xlsx", job_id=job_id))
 
 
 @bp.route("/school/graduates/import/<int:job_id>/resume", methods=["POST"])

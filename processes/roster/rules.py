@@ -15,6 +15,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from core.i18n import N_
 from domain.cohorts import FIRST_YEAR, LAST_YEAR
 from forms.validators import id_number_error, mobile_error, year_month_error
 
@@ -31,34 +32,34 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("exam_no", "考生号", 20, hint="字母或数字"),
-    Column("name", "姓名", 50),
-    Column("id_number", "身份证号", 18, hint="18位，末位可为X"),
-    Column("school", "毕业院校", 100, hint="本校名称或代码"),
-    Column("education", "学历", 20, hint="/".join(dictionaries.names("education"))),
-    Column("gender", "性别", 4, hint="男/女"),
-    Column("ethnicity", "民族", 20, hint="如 汉族 或代码 01"),
-    Column("political_status", "政治面貌", 20, hint="如 共青团员 或代码 03"),
-    Column("training_mode", "培养方式", 10, hint="非定向/定向/委培"),
-    Column("origin", "生源所在地", 100, hint="行政区划代码或全称，如 350203 或 福建省厦门市思明区"),
-    Column("enrolled_on", "入学时间", 6, hint="YYYYMM，如 202209"),
-    Column("graduates_on", "毕业时间", 6, hint="YYYYMM，如 202606"),
-    Column("student_no", "学号", 30),
-    Column("department", "院系", 100, hint="本校已有的院系名称"),
-    Column("major", "专业", 100),
-    Column("duration", "学制", 4, hint="年，如 4 或 2.5"),
-    Column("archive_in_school", "档案是否转入学校", 2, hint="是/否"),
-    Column("hukou_in_school", "户口是否转入学校", 2, hint="是/否"),
-    Column("email", "电子邮箱", 100, required=False),
-    Column("phone", "手机号码", 11, required=False, hint="11位手机号码"),
-    Column("cohort", "届别", 6, required=False, hint="如 2026，空则取毕业年份"),
-    Column("directed_unit", "定向单位", 200, required=False, hint="定向/委培必填"),
-    Column("directed_unit_address", "定向单位地址", 200, required=False, hint="定向/委培可填"),
+    Column("exam_no", N_("考生号"), 20, hint=N_("字母或数字")),
+    Column("name", N_("姓名"), 50),
+    Column("id_number", N_("身份证号"), 18, hint=N_("18位，末位可为X")),
+    Column("school", N_("毕业院校"), 100, hint=N_("本校名称或代码")),
+    Column("education", N_("学历"), 20, hint="/".join(dictionaries.names("education"))),
+    Column("gender", N_("性别"), 4, hint=N_("男/女")),
+    Column("ethnicity", N_("民族"), 20, hint=N_("如 汉族 或代码 01")),
+    Column("political_status", N_("政治面貌"), 20, hint=N_("如 共青团员 或代码 03")),
+    Column("training_mode", N_("培养方式"), 10, hint=N_("非定向/定向/委培")),
+    Column("origin", N_("生源所在地"), 100, hint=N_("行政区划代码或全称，如 350203 或 福建省厦门市思明区")),
+    Column("enrolled_on", N_("入学时间"), 6, hint=N_("YYYYMM，如 202209")),
+    Column("graduates_on", N_("毕业时间"), 6, hint=N_("YYYYMM，如 202606")),
+    Column("student_no", N_("学号"), 30),
+    Column("department", N_("院系"), 100, hint=N_("本校已有的院系名称")),
+    Column("major", N_("专业"), 100),
+    Column("duration", N_("学制"), 4, hint=N_("年，如 4 或 2.5")),
+    Column("archive_in_school", N_("档案是否转入学校"), 2, hint=N_("是/否")),
+    Column("hukou_in_school", N_("户口是否转入学校"), 2, hint=N_("是/否")),
+    Column("email", N_("电子邮箱"), 100, required=False),
+    Column("phone", N_("手机号码"), 11, required=False, hint=N_("11位手机号码")),
+    Column("cohort", N_("届别"), 6, required=False, hint=N_("如 2026，空则取毕业年份")),
+    Column("directed_unit", N_("定向单位"), 200, required=False, hint=N_("定向/委培必填")),
+    Column("directed_unit_address", N_("定向单位地址"), 200, required=False, hint=N_("定向/委培可填")),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 BY_HEADER = {c.header: c for c in COLUMNS}
 HEADERS = tuple(c.header for c in COLUMNS)
-REQUIRED_HEADERS = tuple(c.header for c in COLUMNS if c.required) + ("届别",)  # 届别 may be empty, not missing
+REQUIRED_HEADERS = tuple(c.header for c in COLUMNS if c.required) + (N_("届别"),)  # 届别 may be empty, not missing
 # the Graduate attributes a clean row sets (what "unchanged" compares)
 GRADUATE_FIELDS = ("exam_no", "name", "id_number", "education", "gender", "ethnicity", "political_status",
                    "training_mode", "directed_unit", "directed_unit_address", "origin_code", "origin_name",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from core.errors import Conflict, EngineError, Forbidden, ValidationFailed
 from domain.access import (
@@ -84,9 +85,9 @@ def province_settings():
         try:
             run_step(lambda db: services.enable_module(db, actor, module, agreement_type))
         except (ValidationFailed, Conflict) as exc:
-            error, status = exc.message, _refused(exc)
+            error, status = _(exc.message), _refused(exc)
         else:
-            flash(f"已开启“{MODULE_NAMES[module]}”模块，本省高校完成设置后毕业生即可使用")
+            flash(_("已开启“%(MODULE_NAMES)s”模块，本省高校完成设置后毕业生即可使用", MODULE_NAMES=_(MODULE_NAMES[module])))
             return redirect(url_for("schools.province_settings"))
     prov = services.province_of(g.db, actor)
     schools = services.province_schools(g.db, actor)
@@ -104,8 +105,8 @@ def _create_account(actor, create, scope_field: str, kind: str):
     try:
         account = run_step(lambda db: create(db, actor, data))
     except (ValidationFailed, Conflict) as exc:
-        return None, exc.message, _refused(exc)
-    flash(f"已新增{kind}账号 {account.username}")
+        return None, _(exc.message), _refused(exc)
+    flash(_("已新增%(kind)s账号 %(username)s", kind=kind, username=account.username))
     return redirect(url_for("schools.account", account_id=account.id)), None, 200
 
 
@@ -116,7 +117,7 @@ def province_accounts():
     actor = current_actor()
     error, status = None, 200
     if request.method == "POST":
-        created, error, status = _create_account(actor, services.create_school_account, "school_id", "学校")
+        created, error, status = _create_account(actor, services.create_school_account, "school_id", _("学校"))
         if created is not None:
             return created
     school_id = _int(request.args.get("school_id"))
@@ -144,12 +145,12 @@ def school_settings():
         try:
             if what == "module":
                 run_step(lambda db: services.open_school_module(db, actor, module, levels))
-                message = f"“{MODULE_NAMES[module]}”已完成设置，本校毕业生现在可以使用"
+                message = _("“%(MODULE_NAMES)s”已完成设置，本校毕业生现在可以使用", MODULE_NAMES=_(MODULE_NAMES[module]))
             else:
                 run_step(lambda db: services.set_review_levels(db, actor, levels or ""))
-                message = "审核方式已保存，此后提交的申请按新的审核方式办理"
+                message = _("审核方式已保存，此后提交的申请按新的审核方式办理")
         except (ValidationFailed, Conflict) as exc:
-            error, status = exc.message, _refused(exc)
+            error, status = _(exc.message), _refused(exc)
         else:
             flash(message)
             return redirect(url_for("schools.school_settings"))
@@ -168,7 +169,7 @@ def school_accounts():
     check_area(BASIC, write=request.method == "POST")
     error, status = None, 200
     if request.method == "POST":
-        created, error, status = _create_account(actor, services.create_department_account, "department_id", "院系")
+        created, error, status = _create_account(actor, services.create_department_account, "department_id", _("院系"))
         if created is not None:
             return created
     departments = services.school_departments(g.db, actor)
@@ -228,16 +229,16 @@ def account_change(account_id: int, what: str):
         if what == "permissions":
             perms = form_permissions()
             run_step(lambda db: services.set_permissions(db, actor, account_id, perms))
-            message = "模块管理权限已保存"
+            message = _("模块管理权限已保存")
         elif what in ("disable", "enable"):
             run_step(lambda db: services.set_active(db, actor, account_id, what == "enable"))
-            message = "账号已停用，其登录和访问令牌已全部失效" if what == "disable" else "账号已启用"
+            message = _("账号已停用，其登录和访问令牌已全部失效") if what == "disable" else _("账号已启用")
         else:
             password = request.form.get("password", "")
             run_step(lambda db: services.reset_password(db, actor, account_id, password))
-            message = "密码已重置，该账号需用新密码重新登录"
+            message = _("密码已重置，该账号需用新密码重新登录")
     except (ValidationFailed, Conflict) as exc:
         g.db.rollback()
-        return _account_page(g.db.get(Account, acc.id), exc.message, _refused(exc))
+        return _account_page(g.db.get(Account, acc.id), _(exc.message), _refused(exc))
     flash(message)
     return redirect(url_for("schools.account", account_id=account_id))

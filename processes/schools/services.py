@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import Conflict, Forbidden, ValidationFailed
+from core.i18n import N_
 from domain.access import (
     AREA_NAMES,
     AREAS,
@@ -35,18 +37,18 @@ from domain.models import Account, ApiToken, Department, Province, School, Setti
 from domain.schools import MODULE_NAMES
 from engine.services import Actor
 
-CHANGE_NAMES = {"create_account": "新增账号", "set_permissions": "设置模块管理权限", "disable_account": "停用账号",
-                "enable_account": "启用账号", "reset_password": "重置密码", "enable_module": "开启模块",
-                "set_agreement_type": "设置电子就业协议书类型", "open_module": "完成模块设置",
-                "set_review_levels": "修改审核方式"}
+CHANGE_NAMES = {"create_account": N_("新增账号"), "set_permissions": N_("设置模块管理权限"), "disable_account": N_("停用账号"),
+                "enable_account": N_("启用账号"), "reset_password": N_("重置密码"), "enable_module": N_("开启模块"),
+                "set_agreement_type": N_("设置电子就业协议书类型"), "open_module": N_("完成模块设置"),
+                "set_review_levels": N_("修改审核方式")}
 MODULES = tuple(MODULE_NAMES)  # destination, archive, hukou (MOD-1)
-AGREEMENT_TYPES = {"two_party": "两方协议（甲方用人单位、乙方毕业生，院校鉴证）",
-                   "three_party": "三方协议（甲方用人单位、乙方毕业生、丙方学校，院校审核）"}  # MOD-3
-REVIEW_LEVELS = {"department_school": "院系及学校审核", "school_only": "仅学校审核"}  # MOD-6
+AGREEMENT_TYPES = {"two_party": N_("两方协议（甲方用人单位、乙方毕业生，院校鉴证）"),
+                   "three_party": N_("三方协议（甲方用人单位、乙方毕业生、丙方学校，院校审核）")}  # MOD-3
+REVIEW_LEVELS = {"department_school": N_("院系及学校审核"), "school_only": N_("仅学校审核")}  # MOD-6
 RANK = {NONE: 0, RO: 1, RW: 2}
 USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{3,50}$")
 MIN_PASSWORD = 8
-NOT_FOUND = "账号不存在或无权访问"
+NOT_FOUND = N_("账号不存在或无权访问")
 
 
 # -- the audit trail -------------------------------------------------------------------------------------
@@ -305,7 +307,7 @@ def enable_module(session: Session, actor: Actor, module: str, agreement_type: s
         raise _fail("module", "请选择要开启的模块")
     enabled = list(province.enabled_modules or [])
     if module in enabled:
-        raise Conflict(f"“{MODULE_NAMES[module]}”模块已开启；模块一旦开启，不可再关闭")
+        raise Conflict(_("“%(MODULE_NAMES)s”模块已开启；模块一旦开启，不可再关闭", MODULE_NAMES=_(MODULE_NAMES[module])))
     before = province_json(province)
     if module == "destination":
         if agreement_type not in AGREEMENT_TYPES:
@@ -321,7 +323,7 @@ def disable_module(session: Session, actor: Actor, module: str) -> None:
     """MOD-2: refused, always: the guide says once enabled a module cannot be closed again."""
     province = province_of(session, actor)
     if module in (province.enabled_modules or []):
-        raise Conflict(f"“{MODULE_NAMES.get(module, module)}”模块已开启，一旦开启不可再关闭")
+        raise Conflict(_("“%(get)s”模块已开启，一旦开启不可再关闭", get=_(MODULE_NAMES.get(module, module))))
     raise _fail("module", "该模块尚未开启")
 
 
@@ -366,12 +368,11 @@ def open_school_module(session: Session, actor: Actor, module: str, review_level
     if module not in MODULES:
         raise _fail("module", "请选择要设置的模块")
     if not POLICY.may_write_area(actor, MODULE_AREA[module]):
-        raise Conflict(f"你的账号对“{AREA_NAMES[MODULE_AREA[module]]}”没有读写权限，不能完成"
-                       f"“{MODULE_NAMES[module]}”的设置")
+        raise Conflict(_("你的账号对“%(AREA_NAMES)s”没有读写权限，不能完成“%(MODULE_NAMES)s”的设置", AREA_NAMES=AREA_NAMES[MODULE_AREA[module]], MODULE_NAMES=_(MODULE_NAMES[module])))
     if module not in (school.province.enabled_modules or []):
-        raise Conflict(f"省级主管部门尚未开启“{MODULE_NAMES[module]}”模块，学校暂不能设置")
+        raise Conflict(_("省级主管部门尚未开启“%(MODULE_NAMES)s”模块，学校暂不能设置", MODULE_NAMES=_(MODULE_NAMES[module])))
     if module in (school.open_modules or []):
-        raise Conflict(f"“{MODULE_NAMES[module]}”模块已完成设置并开放给毕业生")
+        raise Conflict(_("“%(MODULE_NAMES)s”模块已完成设置并开放给毕业生", MODULE_NAMES=_(MODULE_NAMES[module])))
     before = school_json(school)
     if review_levels is not None:
         _levels(review_levels)

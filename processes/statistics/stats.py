@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, ValidationFailed
+from core.i18n import N_
 from domain import dicts
 from domain import statistics as st
 from domain.access import MODULE_AREA, POLICY
@@ -16,7 +18,7 @@ from domain.models import Cohort, Department, Province, School
 from engine.services import Actor
 
 KEYS = ("total", "registered", "unregistered", "reviewing")
-OPEN_NAMES = {"open": "已开启", "settings": "学校未完成设置", "closed": "省级未开启"}
+OPEN_NAMES = {"open": N_("已开启"), "settings": N_("学校未完成设置"), "closed": N_("省级未开启")}
 
 
 def readable_modules(actor: Actor) -> list[str]:
@@ -37,7 +39,7 @@ def parse(session: Session, actor: Actor, args: Any) -> tuple[str, int | None]:
         raise Forbidden("页面不存在或无权访问")
     module = (args.get("module") or modules[0]).strip()
     if module not in st.MODULES:
-        raise ValidationFailed(f"不支持的模块：{module[:30]}（可选：{'、'.join(st.MODULES)}）", details={"module": "无效"})
+        raise ValidationFailed(_("不支持的模块：%(module)s（可选：%(join)s）", module=module[:30], join='、'.join(st.MODULES)), details={"module": "无效"})
     if module not in modules:
         raise Forbidden("页面不存在或无权访问")
     raw = (args.get("cohort") or "").strip()
@@ -45,7 +47,7 @@ def parse(session: Session, actor: Actor, args: Any) -> tuple[str, int | None]:
         return module, None
     if raw:
         if not raw.isdigit() or len(raw) != 4:
-            raise ValidationFailed(f"届别 cohort 应为四位年份：{raw[:20]}", details={"cohort": "无效"})
+            raise ValidationFailed(_("届别 cohort 应为四位年份：%(raw)s", raw=raw[:20]), details={"cohort": "无效"})
         return module, int(raw)
     latest = session.scalar(select(func.max(Cohort.year)))
     return module, int(latest) if latest is not None else None

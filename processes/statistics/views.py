@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from core.errors import Forbidden, ValidationFailed
+from core.i18n import N_
 from domain import dicts
 from domain.access import ARCHIVE_AREA, BASIC, HUKOU_AREA, POLICY
 from domain.models import (
@@ -39,17 +41,17 @@ COUNT_CAP = 10_000  # lists count (and page) up to here; narrow the filters or e
 EXPORT_CAP = 1_000_000  # an .xlsx sheet holds 1,048,576 rows
 ROLES = ("province", "school", "department")
 
-AGREEMENT_STATUS = {"invited": "单位发起邀请 等待应约", "accepted": "签约审核中", "agreement_review": "协议审核中",
-                    "agreement_approved": "就业协议审核通过", "signing_review": "签约审核中", "review": "登记审核中",
-                    "signed": "已签约", "refused": "学生已拒绝签约", "expired": "逾期未回应", "rejected": "审核不通过",
-                    "void": "已作废", "terminated": "已解约", "draft": "草稿"}
+AGREEMENT_STATUS = {"invited": N_("单位发起邀请 等待应约"), "accepted": N_("签约审核中"), "agreement_review": N_("协议审核中"),
+                    "agreement_approved": N_("就业协议审核通过"), "signing_review": N_("签约审核中"), "review": N_("登记审核中"),
+                    "signed": N_("已签约"), "refused": N_("学生已拒绝签约"), "expired": N_("逾期未回应"), "rejected": N_("审核不通过"),
+                    "void": N_("已作废"), "terminated": N_("已解约"), "draft": N_("草稿")}
 PAPER_STATUS = {k: AGREEMENT_STATUS[k] for k in ("review", "signed", "void", "terminated")}
-TERMINATION_STATUS = {"open": "解约办理中", "approved": "已解约", "refused": "对方拒绝解约", "rejected": "解约审核不通过",
-                      "withdrawn": "已撤回"}
-DESTINATION_STATUS = {"pending": "审核中", "effective": "已生效", "rejected": "审核不通过", "voided": "已作废"}
-INFO_STATUS = {"registered": "已登记", "reviewing": "审核中", "unregistered": "未登记"}
-INITIATOR = {"graduate": "学生", "employer": "单位"}
-TERMINATION_KIND = {"online": "线上解约", "offline": "线下解约"}
+TERMINATION_STATUS = {"open": N_("解约办理中"), "approved": N_("已解约"), "refused": N_("对方拒绝解约"), "rejected": N_("解约审核不通过"),
+                      "withdrawn": N_("已撤回")}
+DESTINATION_STATUS = {"pending": N_("审核中"), "effective": N_("已生效"), "rejected": N_("审核不通过"), "voided": N_("已作废")}
+INFO_STATUS = {"registered": N_("已登记"), "reviewing": N_("审核中"), "unregistered": N_("未登记")}
+INITIATOR = {"graduate": N_("学生"), "employer": N_("单位")}
+TERMINATION_KIND = {"online": N_("线上解约"), "offline": N_("线下解约")}
 
 
 @dataclass(frozen=True)
@@ -177,45 +179,45 @@ def _stat_scope(actor: Actor) -> Any:
     return false()
 
 
-_G = [Column("name", "姓名"), Column("school", "院校"), Column("department", "院系"), Column("major", "专业"),
-      Column("education", "学历"), Column("id_number", "身份证号")]
-_INFO = [Column("exam_no", "考生号"), *_G[:5], Column("origin", "生源所在地"), _G[5]]
+_G = [Column("name", N_("姓名")), Column("school", N_("院校")), Column("department", N_("院系")), Column("major", N_("专业")),
+      Column("education", N_("学历")), Column("id_number", N_("身份证号"))]
+_INFO = [Column("exam_no", N_("考生号")), *_G[:5], Column("origin", N_("生源所在地")), _G[5]]
 
 VIEWS: dict[str, DataView] = {v.code: v for v in (
-    DataView("signing", "在线签约管理", BASIC,
-             (Column("initiator", "签约发起方"), *_G, Column("agreement_no", "当前协议编号"), Column("employer", "签约单位"),
-              Column("student_no", "学号"), Column("status_label", "签约状态")),
+    DataView("signing", N_("在线签约管理"), BASIC,
+             (Column("initiator", N_("签约发起方")), *_G, Column("agreement_no", N_("当前协议编号")), Column("employer", N_("签约单位")),
+              Column("student_no", N_("学号")), Column("status_label", N_("签约状态"))),
              AGREEMENT_STATUS, lambda: _agreement_view(False),
              ("created", "name", "student_no", "school", "department", "agreement_no", "status"),
-             note="线上签约与线下签约（电子就业协议书）"),
-    DataView("paper", "补登管理", BASIC,
-             (*_G, Column("agreement_no", "协议编号"), Column("employer", "签约单位"), Column("student_no", "学号"),
-              Column("status_label", "登记状态")),
+             note=N_("线上签约与线下签约（电子就业协议书）")),
+    DataView("paper", N_("补登管理"), BASIC,
+             (*_G, Column("agreement_no", N_("协议编号")), Column("employer", N_("签约单位")), Column("student_no", N_("学号")),
+              Column("status_label", N_("登记状态"))),
              PAPER_STATUS, lambda: _agreement_view(True),
              ("created", "name", "student_no", "school", "department", "agreement_no", "status"),
-             note="已签纸质就业协议书的补充登记"),
-    DataView("terminations", "解约管理", BASIC,
-             (Column("initiator", "解约发起方"), Column("termination_kind", "解约方式"), *_G,
-              Column("agreement_no", "协议编号"), Column("employer", "签约单位"), Column("reason", "解约原因"),
-              Column("student_no", "学号"), Column("status_label", "解约状态")),
+             note=N_("已签纸质就业协议书的补充登记")),
+    DataView("terminations", N_("解约管理"), BASIC,
+             (Column("initiator", N_("解约发起方")), Column("termination_kind", N_("解约方式")), *_G,
+              Column("agreement_no", N_("协议编号")), Column("employer", N_("签约单位")), Column("reason", N_("解约原因")),
+              Column("student_no", N_("学号")), Column("status_label", N_("解约状态"))),
              TERMINATION_STATUS, _termination_view,
              ("created", "name", "student_no", "school", "department", "agreement_no", "status"),
-             note="线上解约与线下解约"),
-    DataView("destinations", "去向登记管理", BASIC,
-             (*_G, Column("category_name", "去向类别"), Column("dest_type_name", "毕业去向"), Column("unit", "单位/院校"),
-              Column("student_no", "学号"), Column("status_label", "登记状态")),
+             note=N_("线上解约与线下解约")),
+    DataView("destinations", N_("去向登记管理"), BASIC,
+             (*_G, Column("category_name", N_("去向类别")), Column("dest_type_name", N_("毕业去向")), Column("unit", N_("单位/院校")),
+              Column("student_no", N_("学号")), Column("status_label", N_("登记状态"))),
              DESTINATION_STATUS, _destination_view,
              ("created", "name", "student_no", "school", "department", "dest_type", "status"),
-             note="其他毕业去向登记"),
-    DataView("archive", "档案信息管理", ARCHIVE_AREA,
-             (*_INFO, Column("transfer_type", "档案转递类型"), Column("transfer_address", "档案转递地址")),
+             note=N_("其他毕业去向登记")),
+    DataView("archive", N_("档案信息管理"), ARCHIVE_AREA,
+             (*_INFO, Column("transfer_type", N_("档案转递类型")), Column("transfer_address", N_("档案转递地址"))),
              INFO_STATUS, lambda: _info_view("archive"),
              ("created", "name", "exam_no", "student_no", "school", "department", "origin"), record_kind="archive"),
-    DataView("hukou", "户口信息管理", HUKOU_AREA,
-             (*_INFO, Column("transfer_type", "户口迁转类型"), Column("transfer_address", "户口迁转地址")),
+    DataView("hukou", N_("户口信息管理"), HUKOU_AREA,
+             (*_INFO, Column("transfer_type", N_("户口迁转类型")), Column("transfer_address", N_("户口迁转地址"))),
              INFO_STATUS, lambda: _info_view("hukou"),
              ("created", "name", "exam_no", "student_no", "school", "department", "origin"), record_kind="hukou",
-             note="仅列户口已转入学校的毕业生（MOD-5）"),
+             note=N_("仅列户口已转入学校的毕业生（MOD-5）")),
 )}
 DESTINATION_VIEWS = ("signing", "paper", "terminations", "destinations")  # 毕业去向与网签信息管理
 
@@ -251,7 +253,7 @@ def _int(args: Mapping[str, str], name: str, low: int = 1, high: int = 10**9) ->
     if not raw:
         return None
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ValidationFailed(f"参数 {name} 无效：{raw[:20]}", details={name: "无效"})
+        raise ValidationFailed(_("参数 %(name)s 无效：%(raw)s", name=name, raw=raw[:20]), details={name: "无效"})
     return int(raw)
 
 
@@ -262,7 +264,7 @@ def _day(args: Mapping[str, str], name: str, *, end: bool = False) -> datetime |
     try:
         day = datetime.strptime(raw, "%Y-%m-%d")
     except ValueError:
-        raise ValidationFailed(f"日期 {name} 格式应为 YYYY-MM-DD：{raw[:20]}", details={name: "格式"}) from None
+        raise ValidationFailed(_("日期 %(name)s 格式应为 YYYY-MM-DD：%(raw)s", name=name, raw=raw[:20]), details={name: "格式"}) from None
     day -= timedelta(hours=8)  # Beijing dates; rows are UTC
     return day + timedelta(days=1) if end else day
 
@@ -271,13 +273,13 @@ def parse_query(view: DataView, args: Mapping[str, str], *, paged: bool = True) 
     """The filters, sort and page of a request; a bad value is a 422 naming the parameter, never a 500."""
     sort = (args.get("sort") or view.sorts[0]).strip()
     if sort not in view.sorts:
-        raise ValidationFailed(f"不支持的排序字段：{sort[:30]}（可选：{'、'.join(view.sorts)}）", details={"sort": "无效"})
+        raise ValidationFailed(_("不支持的排序字段：%(sort)s（可选：%(join)s）", sort=sort[:30], join='、'.join(view.sorts)), details={"sort": "无效"})
     order = (args.get("order") or "desc").strip()
     if order not in ("asc", "desc"):
         raise ValidationFailed("排序方向 order 只能是 asc 或 desc", details={"order": "无效"})
     status = (args.get("status") or "").strip()
     if status and status not in view.statuses:
-        raise ValidationFailed(f"不支持的状态：{status[:30]}", details={"status": "无效"})
+        raise ValidationFailed(_("不支持的状态：%(status)s", status=status[:30]), details={"status": "无效"})
     query = Query(school=_int(args, "school"), department=_int(args, "department"), status=status,
                   q=(args.get("q") or "").strip()[:50], date_from=_day(args, "from"),
                   date_to=_day(args, "to", end=True), cohort=_int(args, "cohort", 1900, 9999), sort=sort, order=order)
@@ -285,7 +287,7 @@ def parse_query(view: DataView, args: Mapping[str, str], *, paged: bool = True) 
         query.page = _int(args, "page") or 1
         query.per_page = _int(args, "per_page", 1, MAX_PER_PAGE) or PER_PAGE
         if (query.page - 1) * query.per_page >= COUNT_CAP:
-            raise ValidationFailed(f"最多翻到第 {COUNT_CAP} 条，请缩小筛选范围或导出", details={"page": "超出范围"})
+            raise ValidationFailed(_("最多翻到第 %(COUNT_CAP)s 条，请缩小筛选范围或导出", COUNT_CAP=COUNT_CAP), details={"page": "超出范围"})
     query.raw = {k: str(args.get(k)) for k in ("school", "department", "status", "q", "from", "to", "cohort",
                                                  "sort", "order", "per_page") if args.get(k)}
     return query

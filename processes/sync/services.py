@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -66,7 +67,7 @@ class Query:
 def parse(args: Any) -> Query:
     status = (args.get("status") or "").strip()
     if status and status not in STATUSES:
-        raise ValidationFailed(f"未知的状态：{status}（可选 pending、failed、delivered）")
+        raise ValidationFailed(_("未知的状态：%(status)s（可选 pending、failed、delivered）", status=status))
     try:
         page = max(1, int(args.get("page") or 1))
         per_page = min(MAX_PER_PAGE, max(1, int(args.get("per_page") or PER_PAGE)))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, url_for
+from flask_babel import gettext as _
 
 from core.errors import Conflict, Forbidden, ValidationFailed
 from domain.models import Agreement
@@ -27,8 +28,8 @@ def answer(instance_id: int):
     try:
         run_step(lambda db: services.answer_termination(db, g.runtime.runner, actor, instance_id, how))
     except (ValidationFailed, Conflict) as exc:
-        return render_instance(instance_id, error=exc.message, status=_status(exc))
-    flash("已同意解约，等待学校（院系）审核" if how == "accept" else "已拒绝解约，协议继续有效")
+        return render_instance(instance_id, error=_(exc.message), status=_status(exc))
+    flash(_("已同意解约，等待学校（院系）审核") if how == "accept" else _("已拒绝解约，协议继续有效"))
     return redirect(url_for("employer.instance", instance_id=instance_id))
 
 
@@ -49,6 +50,6 @@ def terminate(agreement_id: int):
     try:
         inst = run_step(lambda db: services.start_online_termination(db, g.runtime.runner, actor, agreement_id, clean))
     except (ValidationFailed, Conflict) as exc:
-        return render_instance(instance_id, error=exc.message, status=_status(exc), term_form=form)
+        return render_instance(instance_id, error=_(exc.message), status=_status(exc), term_form=form)
     flash("解约申请已提交，等待毕业生回应")
     return redirect(url_for("employer.instance", instance_id=inst.id))

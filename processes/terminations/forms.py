@@ -1,6 +1,8 @@
 """Termination forms (TRM-1, OFT-1): the same classes validate the page posts and the API bodies."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import MultipleFileField
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
@@ -10,14 +12,14 @@ from forms.base import BaseForm, IntListField
 
 
 def _choices(items):
-    return [("", "请选择")] + [(i["code"], i["name"]) for i in items]
+    return [("", _("请选择"))] + [(i["code"], _(i["name"])) for i in items]
 
 
 class TerminationForm(BaseForm):
     """TRM-1 / OFT-1: a reason from the list (no default) and an optional explanation of at most 200 characters."""
 
-    reason = SelectField("解约原因", validators=[InputRequired("请选择解约原因")])
-    explanation = TextAreaField("解约说明", validators=[Optional(), Length(max=200)])  # 选填 in the guides
+    reason = SelectField(_l("解约原因"), validators=[InputRequired(_l("请选择解约原因"))])
+    explanation = TextAreaField(_l("解约说明"), validators=[Optional(), Length(max=200)])  # 选填 in the guides
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,5 +31,5 @@ class TerminationForm(BaseForm):
 
 
 class TerminationLetterForm(TerminationForm):
-    images = MultipleFileField("解约函等材料（图片，最多3张）")
-    attachment_ids = IntListField("已上传的图片")
+    images = MultipleFileField(_l("解约函等材料（图片，最多3张）"))
+    attachment_ids = IntListField(_l("已上传的图片"))

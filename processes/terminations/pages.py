@@ -3,6 +3,8 @@ and what a termination's record and review show."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.errors import Conflict, Forbidden, ValidationFailed
@@ -35,7 +37,7 @@ from .forms import TerminationForm, TerminationLetterForm
 bp = Blueprint("terminations", __name__, template_folder="templates")
 TERMINATION_LABELS = {"reason": _label(TerminationForm, "reason"),
                       "explanation": _label(TerminationForm, "explanation")}
-INITIATOR_NAMES = {"graduate": "毕业生", "employer": "用人单位"}
+INITIATOR_NAMES = {"graduate": _l("毕业生"), "employer": _l("用人单位")}
 
 
 def application_view(db, instance: ProcessInstance, application: dict | None) -> dict:
@@ -44,8 +46,8 @@ def application_view(db, instance: ProcessInstance, application: dict | None) ->
     view = empty_view()
     view["termination_rows"] = rows(app, TERMINATION_LABELS)
     if app.get("initiator"):
-        view["termination_rows"].insert(0, ("发起方", INITIATOR_NAMES.get(app["initiator"], app["initiator"])))
-    view["images"], view["image_title"] = attachments(db, app.get("attachment_ids")), "解约函等材料"
+        view["termination_rows"].insert(0, (_("发起方"), INITIATOR_NAMES.get(app["initiator"], app["initiator"])))
+    view["images"], view["image_title"] = attachments(db, app.get("attachment_ids")), _("解约函等材料")
     target = db.get(Agreement, app.get("agreement_id")) if isinstance(app.get("agreement_id"), int) else None
     if target is not None and target.graduate_id == instance.graduate_id:
         view["target"] = target
@@ -69,10 +71,10 @@ def termination_context(db, instance: ProcessInstance) -> dict:
     info = {"reason": termination.reason, "explanation": termination.explanation,
             "reason_name": dicts.name_of(dicts.termination_reasons(), termination.reason) or termination.reason,
             "initiator": termination.initiator}
-    ctx["termination_rows"] = [("发起方", INITIATOR_NAMES.get(termination.initiator, termination.initiator))] + \
+    ctx["termination_rows"] = [(_("发起方"), INITIATOR_NAMES.get(termination.initiator, termination.initiator))] + \
         rows(info, TERMINATION_LABELS)
     ctx["images"] = attachments(db, termination.attachment_ids)
-    ctx["image_title"] = "解约函等材料"
+    ctx["image_title"] = _("解约函等材料")
     if agreement is not None:
         ctx["employer_rows"], ctx["term_rows"] = agreement_rows(db, agreement)
         ctx["signing_instance"] = db.get(ProcessInstance, agreement.instance_id)
@@ -94,7 +96,7 @@ def letter_form(graduate: Graduate, item: WorkItem, data: dict):
         try:
             inst = _save_letter(graduate, form, agreement_id, item.id)
         except (ValidationFailed, Conflict) as exc:
-            error, status = exc.message, status_of(exc)
+            error, status = _(exc.message), status_of(exc)
         else:
             flash("已重新提交，等待学校（院系）审核")
             return redirect(url_for("graduate.record", instance_id=inst.id))
@@ -128,7 +130,7 @@ def _save_letter(graduate: Graduate, form: TerminationLetterForm, agreement_id: 
 def termination_answer(instance_id: int):
     """TRM-2: the graduate answers a termination the employer asked for."""
     return answer_with(instance_id, services.answer_termination,
-                       {"accept": "已同意解约，等待学校（院系）审核", "refuse": "已拒绝解约，协议继续有效"})
+                       {"accept": _("已同意解约，等待学校（院系）审核"), "refuse": _("已拒绝解约，协议继续有效")})
 
 
 @bp.route("/graduate/agreements/<int:agreement_id>/terminate", methods=["POST"])
@@ -156,8 +158,8 @@ def terminate(agreement_id: int):
         else:
             inst = _save_letter(graduate, form, agreement_id, None)
     except (ValidationFailed, Conflict) as exc:
-        return render_record(instance_id, error=exc.message, status=status_of(exc), term_form=form)
-    flash("解约申请已提交，等待用人单位回应" if agreement.kind == "online" else "解约申请已提交，等待学校（院系）审核")
+        return render_record(instance_id, error=_(exc.message), status=status_of(exc), term_form=form)
+    flash(_("解约申请已提交，等待用人单位回应") if agreement.kind == "online" else _("解约申请已提交，等待学校（院系）审核"))
     return redirect(url_for("graduate.record", instance_id=inst.id))
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import g, jsonify, request
+from flask_babel import gettext as _
 
 from core.errors import Forbidden, ValidationFailed
 from core.timefmt import iso
@@ -92,7 +93,7 @@ class TransferApi:
     def _graduate_actor(self):
         actor = current_actor()
         if not POLICY.is_graduate(actor):
-            raise Forbidden(f"只有毕业生本人可以办理{self.kind.registration_title}")
+            raise Forbidden(_("只有毕业生本人可以办理%(registration_title)s", registration_title=_(self.kind.registration_title)))
         return actor
 
     def _starter(self, action: str) -> Callable[[dict[str, Any]], Any]:

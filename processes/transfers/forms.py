@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import MultipleFileField
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
@@ -12,30 +14,31 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp
 from domain.transfers import MAX_IMAGES, MAX_NOTE, TRANSFER_TYPES, Kind
 from forms.base import BaseForm, IntListField
 
-TOO_LONG = "最多%(max)d字（当前%(length)d字）"
+TOO_LONG = _l("最多%(max)d字（当前%(length)d字）")
 
 
 def type_field(kind: Kind) -> Any:
     """The transfer type (ARC-1); a value outside TRANSFER_TYPES is refused by `validate`."""
-    return SelectField(kind.type_label, choices=[("", "点击选择")] + [(t, t) for t in TRANSFER_TYPES],
-                       validators=[InputRequired(f"请选择{kind.type_label}")], validate_choice=False)
+    return SelectField(_l(kind.type_label), choices=[("", _l("点击选择"))] + [(t, _l(t)) for t in TRANSFER_TYPES],
+                       validators=[InputRequired(_l("请选择%(type_label)s", type_label=_l(kind.type_label)))],
+                       validate_choice=False)
 
 
 def division_field(label: str) -> Any:
     """省/市/区 as a 6-digit division code (DICT-2), which the picker fills in."""
     return StringField(label, validators=[
-        InputRequired("请选择省/市/区"), Regexp(r"^\d{6}$", message="请选择省/市/区（6位行政区划代码）")])
+        InputRequired(_l("请选择省/市/区")), Regexp(r"^\d{6}$", message=_l("请选择省/市/区（6位行政区划代码）"))])
 
 
 def note_field() -> Any:
-    return TextAreaField("情况说明", validators=[Optional(), Length(max=MAX_NOTE, message=TOO_LONG)])
+    return TextAreaField(_l("情况说明"), validators=[Optional(), Length(max=MAX_NOTE, message=TOO_LONG)])
 
 
 def proof_image_fields() -> tuple[Any, Any]:
     """The images and the kept image ids of `ProofImages`. WTForms orders fields by when they were made, so a
     kind's form makes these in its class body, after its own fields:
     `images, attachment_ids = proof_image_fields()`."""
-    return MultipleFileField("图像材料（最多上传三张图片）"), IntListField("已上传的图片")
+    return MultipleFileField(_l("图像材料（最多上传三张图片）")), IntListField(_l("已上传的图片"))
 
 
 class TransferFieldsForm(BaseForm):
@@ -56,7 +59,7 @@ class TransferFieldsForm(BaseForm):
         ok = super().validate(extra_validators)
         chosen = self.transfer_type
         if chosen.data and chosen.data not in TRANSFER_TYPES:
-            chosen.errors = list(chosen.errors) + [f"请选择{self.KIND.type_label}"]
+            chosen.errors = list(chosen.errors) + [_("请选择%(type_label)s", type_label=self.KIND.type_label)]
             ok = False
         return ok
 
@@ -80,7 +83,7 @@ class ProofImages(TransferFieldsForm):
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         if len(self.attachment_ids.data or []) > MAX_IMAGES:
-            self.attachment_ids.errors = list(self.attachment_ids.errors) + [f"最多上传{MAX_IMAGES}张图片"]
+            self.attachment_ids.errors = list(self.attachment_ids.errors) + [_("最多上传%(MAX_IMAGES)s张图片", MAX_IMAGES=MAX_IMAGES)]
             ok = False
         return ok
 

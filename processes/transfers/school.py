@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.errors import Conflict, Forbidden, ValidationFailed
@@ -83,17 +84,16 @@ class TransferSchool:
         if request.method == "GET" and current is not None:
             form.fill_from(current.fields)
         if self.kind.hukou_only and not graduate.hukou_in_school:  # MOD-5
-            return render_template("error.html", message="该毕业生户口未转入学校（户口是否转入学校：否），"
-                                                         f"不能登记{self.kind.title}"), 409
+            return render_template("error.html", message=_("该毕业生户口未转入学校（户口是否转入学校：否），不能登记%(title)s", title=self.kind.title)), 409
         error = None
         if form.validate_on_submit():
             clean = form.clean()
             try:
                 run_step(lambda db: transfers.register_by_school(db, actor, graduate_id, self.kind, clean))
             except (ValidationFailed, Conflict) as exc:
-                error = exc.message
+                error = _(exc.message)
             else:
-                flash(f"已登记{graduate.name}的{self.kind.title}")
+                flash(_("已登记%(name)s的%(title)s", name=graduate.name, title=self.kind.title))
                 return redirect(url_for(self.spec.school_endpoint("graduates"), q=graduate.student_no))
         elif request.method == "POST":
             error = form.first_error()

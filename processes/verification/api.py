@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, g, jsonify
+from flask_babel import gettext as _
 
 from core.errors import Forbidden, ValidationFailed
 from core.timefmt import iso
@@ -89,7 +90,7 @@ def report_pdf(report_id: int):
         raise
     state = services.report_state(g.db, report)
     if state != "active":
-        return fail(f"该核验报告{services.STATE_LABELS[state]}，生效中的报告才能下载", 409)
+        return fail(_("该核验报告%(STATE_LABELS)s，生效中的报告才能下载", STATE_LABELS=_(services.STATE_LABELS[state])), 409)
     content = reports.content(g.db, graduate, report.kind, report.code, report.valid_until)
     try:
         data = run_step(lambda db: reports.pdf_of(db, graduate.id, content))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import AnyOf, InputRequired, Length
 
@@ -22,19 +24,19 @@ class DayField(DateField):
         try:
             self.data = datetime.strptime(raw, "%Y-%m-%d").date()
         except ValueError:
-            raise ValueError("日期格式不正确，请按 YYYY-MM-DD 填写") from None
+            raise ValueError(_("日期格式不正确，请按 YYYY-MM-DD 填写")) from None
         if not date(2000, 1, 1) <= self.data <= date(2999, 12, 31):
             self.data = None
-            raise ValueError("日期不在有效范围内")
+            raise ValueError(_("日期不在有效范围内"))
 
 
 class ReportForm(BaseForm):
     """VER-2: the graduate sets the validity date of one kind's report."""
 
-    kind = SelectField("核验类型", choices=list(KINDS.items()), validate_choice=False,
-                       validators=[InputRequired("请选择核验类型"),
-                                   AnyOf(list(KINDS), message="核验类型只能是档案信息核验或户口信息核验")])
-    valid_until = DayField("有效期至", validators=[InputRequired("请设置有效期（YYYY-MM-DD）")])
+    kind = SelectField(_l("核验类型"), choices=[(k, _l(v)) for k, v in KINDS.items()], validate_choice=False,
+                       validators=[InputRequired(_l("请选择核验类型")),
+                                   AnyOf(list(KINDS), message=_l("核验类型只能是档案信息核验或户口信息核验"))])
+    valid_until = DayField(_l("有效期至"), validators=[InputRequired(_l("请设置有效期（YYYY-MM-DD）"))])
 
 
 class CheckForm(BaseForm):
@@ -43,6 +45,6 @@ class CheckForm(BaseForm):
     class Meta:
         csrf = False
 
-    name = StringField("学生姓名", validators=[InputRequired("请输入学生姓名"), Length(max=50)])
-    code = StringField("核验/转递编号", validators=[InputRequired("请输入核验编号或转递编号"),
+    name = StringField(_l("学生姓名"), validators=[InputRequired(_l("请输入学生姓名")), Length(max=50)])
+    code = StringField(_l("核验/转递编号"), validators=[InputRequired(_l("请输入核验编号或转递编号")),
                                                  Length(max=MAX_CODE_INPUT)])

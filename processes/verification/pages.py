@@ -10,9 +10,11 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from core.errors import Conflict, EngineError, Forbidden, ValidationFailed
+from core.i18n import N_
 from domain.models import Graduate
 from domain.pdf import FontMissing
 from forms.base import ActionForm
@@ -60,7 +62,7 @@ def _pdf_response(data: bytes, filename: str) -> Response:
 
 def _font_missing() -> tuple[str, int]:
     log.exception("verification report: no CJK font to render the PDF")
-    return render_template("error.html", message="核验报告暂时无法生成，请联系管理员"), 503
+    return render_template("error.html", message=_("核验报告暂时无法生成，请联系管理员")), 503
 
 
 # -- the graduate: 核验授权 ------------------------------------------------------------------------
@@ -88,8 +90,8 @@ def create():
     try:
         report = run_step(lambda db: services.create_report(db, actor, form.kind.data, form.valid_until.data))
     except (ValidationFailed, Conflict) as exc:
-        return _render_home(graduate, exc.message, exc.status, form)
-    flash(f"{services.KINDS[report.kind]}报告已生成，核验编号 {report.code}")
+        return _render_home(graduate, _(exc.message), exc.status, form)
+    flash(_("%(KINDS)s报告已生成，核验编号 %(code)s", KINDS=services.KINDS[report.kind], code=report.code))
     return redirect(url_for("verification.home"))
 
 
@@ -137,7 +139,7 @@ def view(report_id: int):
 def download(report_id: int):
     report, content, state = _own_content(report_id)
     if state != "active":
-        raise Conflict(f"该核验报告{services.STATE_LABELS[state]}，生效中的报告才能下载")
+        raise Conflict(_("该核验报告%(STATE_LABELS)s，生效中的报告才能下载", STATE_LABELS=_(services.STATE_LABELS[state])))
     try:
         data = run_step(lambda db: reports.pdf_of(db, report.graduate_id, content))
     except FontMissing:
@@ -233,7 +235,8 @@ def issue(graduate_id: int):
     except EngineError as exc:
         flash(exc.message, "error")
         return redirect(url_for("verification.school", q=request.form.get("q", "")))
-    flash(f"{'已签发' if new else '该毕业生已有'}转递编号 {row.code}，有效期至 {row.valid_until.isoformat()}")
+    message = N_("已签发转递编号 %(code)s，有效期至 %(until)s") if new else N_("该毕业生已有转递编号 %(code)s，有效期至 %(until)s")
+    flash(_(message, code=row.code, until=row.valid_until.isoformat()))
     return redirect(url_for("verification.school", q=request.form.get("q", "")))
 
 

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Forbidden, ValidationFailed
+from core.i18n import N_
 from core.timefmt import to_china
 from domain.access import POLICY, SCHOOL
 from domain.graduate_info import current_info, is_confirmed
@@ -33,17 +35,17 @@ from engine.services import Actor
 from .models import TransferCode, VerificationLookup, VerificationReport
 
 ARCHIVE, HUKOU = "archive", "hukou"
-KINDS = {ARCHIVE: "档案信息核验", HUKOU: "户口信息核验"}
-INFO_MODULES = {ARCHIVE: "档案信息登记", HUKOU: "户口信息登记"}
+KINDS = {ARCHIVE: N_("档案信息核验"), HUKOU: N_("户口信息核验")}
+INFO_MODULES = {ARCHIVE: N_("档案信息登记"), HUKOU: N_("户口信息登记")}
 # An alphabet without look-alikes (no 0/O, 1/I/L): 31 symbols, 15 of them drawn by `secrets` = 74 bits.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 15
 MAX_CODE_INPUT = 40  # what the look-up reads of a typed code (spaces and dashes are dropped)
-NONE_ANSWER = "未查询到有效的核验报告"  # VER-4: one answer for unknown, expired, closed, suspended, wrong name
+NONE_ANSWER = N_("未查询到有效的核验报告")  # VER-4: one answer for unknown, expired, closed, suspended, wrong name
 VALIDITY_MONTHS = 6  # VER-2: not later than graduation + 6 months
 # What the graduate sees of a report (the guides' 核验状态); "unset" is the guide's 未确认 before a date is set.
-STATE_LABELS = {"unset": "未确认", "active": "生效中", "suspended": "需重新确认", "expired": "已过期",
-                "closed": "已关闭", "no_info": "信息未登记"}
+STATE_LABELS = {"unset": N_("未确认"), "active": N_("生效中"), "suspended": N_("需重新确认"), "expired": N_("已过期"),
+                "closed": N_("已关闭"), "no_info": N_("信息未登记")}
 
 
 def now() -> datetime:
@@ -137,7 +139,7 @@ def unavailable_reason(graduate: Graduate, kind: str, info: RegisteredInfo | Non
     if kind == HUKOU and not graduate.hukou_in_school:
         return "户口未转入学校，无需户口信息核验"
     if info is None:
-        return f"对应模块需要有信息登记才能使用核验功能：请先在“{INFO_MODULES[kind]}”登记"
+        return _("对应模块需要有信息登记才能使用核验功能：请先在“%(module)s”登记", module=_(INFO_MODULES[kind]))
     return None
 
 
@@ -209,14 +211,14 @@ def create_report(session: Session, actor: Actor, kind: str, valid_until: date) 
         raise Conflict(reason)
     on, limit = today(), validity_limit(graduate)
     if valid_until < on:
-        raise ValidationFailed(f"有效期不能早于今天（{on.isoformat()}）")
+        raise ValidationFailed(_("有效期不能早于今天（%(isoformat)s）", isoformat=on.isoformat()))
     if valid_until > limit:
-        raise ValidationFailed(f"查询核验服务时间截止到毕业时间加六个月：有效期不能晚于 {limit.isoformat()}")
+        raise ValidationFailed(_("查询核验服务时间截止到毕业时间加六个月：有效期不能晚于 %(isoformat)s", isoformat=limit.isoformat()))
     key = f"{graduate.id}:{kind}"
     current = session.scalar(select(VerificationReport).where(VerificationReport.active_key == key))
     if current is not None:
         if on <= current.valid_until:
-            raise Conflict(f"{KINDS[kind]}报告生效中；如需重新设置有效期，请先关闭该报告")
+            raise Conflict(_("%(KINDS)s报告生效中；如需重新设置有效期，请先关闭该报告", KINDS=_(KINDS[kind])))
         current.status, current.active_key = "replaced", None  # expired: a new report takes its place
         session.flush()
     for _attempt in range(3):  # a code collision (one in 10^22) just draws again
@@ -228,7 +230,7 @@ def create_report(session: Session, actor: Actor, kind: str, valid_until: date) 
                 session.flush()
         except IntegrityError:
             if session.scalar(select(VerificationReport.id).where(VerificationReport.active_key == key)):
-                raise Conflict(f"{KINDS[kind]}报告已生成，请刷新页面") from None
+                raise Conflict(_("%(KINDS)s报告已生成，请刷新页面", KINDS=_(KINDS[kind]))) from None
             continue
         return report
     raise Conflict("核验编号生成失败，请重试")

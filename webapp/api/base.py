@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
+from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -27,7 +28,8 @@ PREFIX = "/api/v1"
 
 
 def fail(message: str, status: int = 400, details: dict | None = None):
-    return jsonify(error={"message": message, "details": details or {}}), status
+    """The JSON error; the message is a catalogue msgid (babel.cfg extracts `fail`), shown in the request's language."""
+    return jsonify(error={"message": gettext(message), "details": details or {}}), status
 
 
 def body() -> dict[str, Any]:

@@ -1,4 +1,5 @@
 from flask import Blueprint, flash, g, redirect, render_template, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from domain.accounts import LoginRefused, authenticate, current_graduate, end_sessions
@@ -38,7 +39,7 @@ def login():
         try:
             account = authenticate(g.db, form.username.data.strip(), form.password.data)
         except LoginRefused as exc:
-            refusal = exc.message  # GRAD-2 explains why a graduate cannot enter
+            refusal = _(exc.message)  # GRAD-2 explains why a graduate cannot enter
             log_refusal(exc.log_reason)  # who was tried, never the password (issue 12)
         else:
             login_user(LoginAccount(account))
