@@ -19,7 +19,7 @@ from wtforms.validators import ValidationError
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100 code alphabet: no I, O, S, V, Z
 _USCC_RE = re.compile(
-    rf"^[{_USCC_ALPHABET}]{{2}}\d{{6}}[{_USCC_ALPHABET}]{{10}}$"
+    rf"^[{_USCC_ALPHABET}]{{2}}\d{{6}}[{_USCC_ALPHABET}]{{10}}$", re.ASCII
 )
 
 
@@ -69,7 +69,8 @@ def id_number_error(value: str, today: datetime.date | None = None) -> str | Non
     number = ric.compact(value or "")
     if len(number) != 18:
         return _("身份证号应为18位")
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    # ASCII digits only: str.isdigit() is also true for "１" or "²", which stdnum then cannot read
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         return _("身份证号格式不正确（前17位应为数字，末位为数字或X）")
     if number[-1] != ric.calc_check_digit(number):
         return _("身份证号校验位不正确")
@@ -90,9 +91,10 @@ def is_valid_id_number(value: str) -> bool:
 
 # --- 手机号码, 邮编, 年月 -----------------------------------------------------
 
-_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-_POSTCODE_RE = re.compile(r"^\d{6}$")
-_YEAR_MONTH_RE = re.compile(r"^(\d{4})(\d{2})$")
+# re.ASCII: \d would otherwise accept full-width and other Unicode digits ("１２３４５６")
+_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+_POSTCODE_RE = re.compile(r"^\d{6}$", re.ASCII)
+_YEAR_MONTH_RE = re.compile(r"^(\d{4})(\d{2})$", re.ASCII)
 
 
 def mobile_error(value: str) -> str | None:
@@ -111,7 +113,7 @@ def postcode_error(value: str) -> str | None:
     return None
 
 
-_PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$")
+_PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8})$", re.ASCII)
 
 
 def phone_error(value: str) -> str | None:

@@ -2,7 +2,9 @@
 are declared, never from a list kept by hand (here in gradflow, the layer that may read the process registry).
 
 - `bpmn`: every status label of a BPMN file (``spiffworkflow:property name="statusLabel"``); a label with
-  ``{decided_level_label}`` is expanded with each level label the file's lanes or review declare.
+  ``{decided_level_label}`` is expanded with each level label the file's lanes or review declare. Also the
+  process names and the names of the named flow elements (tasks, events, gateways, sequence flows, lanes,
+  pools, call activities) that contain Chinese.
 - `dictionary`: the names and labels of a fixed dictionary file (domain/data/*.json: destination types,
   industries, unit natures, job categories, termination reasons).
 - `modules`: the module, start and header-link titles and descriptions the process registry declares, the
@@ -10,6 +12,7 @@ are declared, never from a list kept by hand (here in gradflow, the layer that m
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -17,7 +20,14 @@ from typing import Any, BinaryIO
 
 _STATUS = re.compile(r'name="statusLabel" value="([^"]+)"')
 _LEVEL = re.compile(r'name="levelLabel" value="([^"]+)"')
-_TASK = re.compile(r'<bpmn:userTask\b[^>]*?\bname="([^"]+)"')  # a work item's title (inbox, history)
+# every named element of a flow: a user task's name is a work item's title (inbox, history); the others are
+# what the admin's instance page and the diagrams show (tasks, events, gateways, sequence flows, lanes, pools)
+_ELEMENT = re.compile(r'<bpmn:(userTask|task|scriptTask|serviceTask|manualTask|sendTask|receiveTask|businessRuleTask'
+                      r'|callActivity|subProcess|transaction|adHocSubProcess|startEvent|endEvent|boundaryEvent'
+                      r'|intermediateCatchEvent|intermediateThrowEvent|exclusiveGateway|parallelGateway'
+                      r'|inclusiveGateway|eventBasedGateway|complexGateway|sequenceFlow|lane|participant)'
+                      r'\b[^>]*?\bname="([^"]+)"')
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # a name without Chinese is an identifier
 _PROCESS = re.compile(r'<bpmn:process\b[^>]*?\bname="([^"]+)"')  # a process kind (inbox, admin, library)
 LEVEL_LABELS = ("院系", "学校")  # the review levels (processes/review/review.bpmn levelLabel)
 _Found = Iterator[tuple[int, str | None, str, list[str]]]
@@ -36,8 +46,11 @@ def extract_bpmn(fileobj: BinaryIO, keywords: Any, comment_tags: Any, options: d
             yield line, None, label, ["status label"]
     for match in _LEVEL.finditer(text):
         yield text.count("\n", 0, match.start()) + 1, None, match.group(1), ["review level"]
-    for match in _TASK.finditer(text):
-        yield text.count("\n", 0, match.start()) + 1, None, match.group(1), ["user task"]
+    for match in _ELEMENT.finditer(text):
+        name = html.unescape(match.group(2))
+        if _CJK.search(name):
+            kind = re.sub(r"(?<!^)([A-Z])", r" \1", match.group(1)).lower()  # exclusiveGateway: exclusive gateway
+            yield text.count("\n", 0, match.start()) + 1, None, name, [kind]
     for match in _PROCESS.finditer(text):
         yield text.count("\n", 0, match.start()) + 1, None, match.group(1), ["process"]
 

@@ -304,7 +304,10 @@ def test_department_page_reads_created_order_from_an_index(runtime):
                             .where(WorkItem.state == "open"), inbox.InboxFilter()).limit(20))
     with runtime.db.connect() as conn:
         if backend() == "postgresql":
+            # on an almost empty table the planner may prefer sorting one row; with sorting priced out it
+            # must find an index that already gives the order (the question this test asks)
             conn.execute(text("SET enable_seqscan = off"))
+            conn.execute(text("SET enable_sort = off"))
             sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
             plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
             assert "ix_work_item_department" in plan and "Sort" not in plan, plan

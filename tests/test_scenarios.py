@@ -123,6 +123,4 @@ def test_the_cli_prints_the_table_and_fails_on_a_failure():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "通过" in done.stdout and "online_signing.scenarios.toml" in done.stdout
-    valid = subprocess.run([sys.executable, "-m", "gradflow.cli", "processes", "validate"], cwd=ROOT,
-                           capture_output=True, text=True, timeout=120)
-    assert valid.returncode == 0 and "校验通过" in valid.stdout
+    # `processes validate` from the command line: tests/test_bpmnlint.py (a broken copy fails, the shipped pass)

@@ -130,11 +130,12 @@ class PaperAgreementForm(OfflineAgreementForm):
 
 
 class EmployerRegistrationForm(EmployerFieldsMixin, BaseForm):
-    division_code = StringField("所在地区（行政区划代码）", validators=[InputRequired("请选择所在地区"),
-                                                               Regexp(r"^\d{6}$", message="行政区划代码为6位数字")])
-    username = StringField("登录名", validators=[InputRequired("请填写登录名"), Length(3, 50),
-                                              Regexp(r"^[A-Za-z0-9_]+$", message="登录名只能包含字母、数字和下划线")])
-    password = PasswordField("密码", validators=[InputRequired("请填写密码"), Length(8, 128, "密码至少8位")])
+    division_code = StringField(_l("所在地区（行政区划代码）"), validators=[
+        InputRequired(_l("请选择所在地区")), Regexp(r"^\d{6}$", message=_l("行政区划代码为6位数字"))])
+    username = StringField(_l("登录名"), validators=[
+        InputRequired(_l("请填写登录名")), Length(3, 50),
+        Regexp(r"^[A-Za-z0-9_]+$", message=_l("登录名只能包含字母、数字和下划线"))])
+    password = PasswordField(_l("密码"), validators=[InputRequired(_l("请填写密码")), Length(8, 128, _l("密码至少8位"))])
     # issue 12: the account exists only after the contact enters the code sent here
     verify_by = RadioField(_l("验证码发送到"), choices=[("sms", _l("联系人手机")), ("email", _l("联系人邮箱"))],
                            default="sms", validators=[Optional()])
@@ -150,7 +151,7 @@ class EmployerRegistrationForm(EmployerFieldsMixin, BaseForm):
         from wtforms.validators import ValidationError
 
         if dicts.division_name(field.data) is None:
-            raise ValidationError("行政区划代码不存在")
+            raise ValidationError(_("行政区划代码不存在"))
 
 
 class VerifyCodeForm(BaseForm):

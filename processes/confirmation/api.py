@@ -135,10 +135,10 @@ SCHEMAS: dict[str, Any] = {
     "ConfirmationState": {"type": "object", "properties": {
         "status": _str(enum=list(services.STATUS_LABELS)), "status_label": _str(),
         "available": {"type": "boolean", "description": "已有生效的毕业去向（CNF-1）"},
-        "reason": _str(description="不可确认的原因"), "confirmed_at": _str(format="date-time"),
+        "reason": _str(description="不可确认的原因"), "confirmed_at": _str(format="date-time", nullable=True),
         "changed_parts": {"type": "array", "items": _PART, "description": "上次确认（或报告有误）后有变化的信息"},
         "error_parts": {"type": "object", "additionalProperties": {"type": "string"}},
-        "error_mobile": _str(), "missing_updates": {"type": "array", "items": _PART},
+        "error_mobile": _str(nullable=True), "missing_updates": {"type": "array", "items": _PART},
         "parts": {"type": "array", "items": _PART, "description": "可勾选为有误的信息"},
         "info": {"type": "object", "description": "destination / archive / hukou：rows 与上报时间 reported_at"},
         "info_version": _str(), "may_confirm": {"type": "boolean"}, "may_report_error": {"type": "boolean"},

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.config import sync_url
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.i18n import N_
 from core.timefmt import iso
 from domain.accounts import ROLE_LANE
 from domain.models import Graduate, SettingChange
@@ -19,7 +20,7 @@ from engine.services import Actor
 
 from .emit import KIND, PART_NAMES
 
-STATUSES = {"pending": "待发送", "failed": "发送失败", "delivered": "已送达"}
+STATUSES = {"pending": N_("待发送"), "failed": N_("发送失败"), "delivered": N_("已送达")}  # shown translated
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -146,12 +147,13 @@ def _flat(value: Any, prefix: str = "", out: dict[str, Any] | None = None) -> di
 
 
 def show(value: Any, key: str = "") -> str:
+    """A stored value in words: the value itself (data), or empty / yes / no in the page's language."""
     if value is None or value == "" or value == {}:
-        return "（空）"
+        return _("（空）")
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return _("是") if value else _("否")
     if isinstance(value, list):
-        return "、".join(show(v) for v in value) if value else "（空）"
+        return "、".join(show(v) for v in value) if value else _("（空）")
     text = str(value)
     if is_id_key(key.split(".")[-1]):
         text = mask_id(text)

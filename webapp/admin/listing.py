@@ -14,15 +14,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from core.i18n import N_
 from domain.models import Department, Employer, School
 from engine.models import ProcessInstance, ProcessVersion, WorkItem
 
 PAGE_SIZES = (20, 50, 100, 200)
 DATA_SCAN_LIMIT = 2000  # candidates the data filter checks exactly; the page says so when it is reached
 STATUSES = ("running", "suspended", "failed", "completed", "terminated")
-STATUS_NAMES = {
-    "running": "运行中", "suspended": "已暂停", "failed": "出错待处理", "completed": "已结束",
-    "terminated": "已终止",
+STATUS_NAMES = {  # the pages show them translated
+    "running": N_("运行中"), "suspended": N_("已暂停"), "failed": N_("出错待处理"), "completed": N_("已结束"),
+    "terminated": N_("已终止"),
 }
 LANES = ("Graduate", "Employer", "Department", "School")
 LANE_NAMES = {"Graduate": "毕业生", "Employer": "用人单位", "Department": "院系", "School": "学校",
