@@ -159,6 +159,16 @@ QUERY = [{"name": "q", "in": "query", "schema": {"type": "string"}, "description
          {"name": "cohort", "in": "query", "schema": {"type": "integer"}, "description": "届别，默认最新的未结束届别"},
          {"name": "page", "in": "query", "schema": {"type": "integer"}}]
 SCHEMAS = {"GraduateBasicInfo": _graduate_schema()}
+
+
+def _xlsx(op: dict[str, Any]) -> dict[str, Any]:
+    """An operation whose success is a spreadsheet file, not JSON."""
+    op["responses"]["200"] = {"description": "Excel 文件", "content": {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}}}}
+    return op
+
+
 PATHS = {
     "/school/graduates": {
         "get": _op("学校的毕业生基本信息列表（按届别筛选，身份证号脱敏；只读账号可查看）", params=QUERY),
@@ -172,12 +182,12 @@ PATHS = {
         "delete": _op("学校删除本校毕业生的基本信息（GRAD-5）：档案、户口信息失效，待审核的档案/户口申请变为审核不通过；"
                       "记录不物理删除", params=[_id("graduate_id")]),
     },
-    "/school/graduates/template.xlsx": {"get": _op("下载毕业生基本信息导入模板（.xlsx）")},
+    "/school/graduates/template.xlsx": {"get": _xlsx(_op("下载毕业生基本信息导入模板（.xlsx）"))},
     "/school/graduates/imports": {"post": _op("上传毕业生基本信息文件（.xlsx 或 .csv，GRAD-1），后台导入；返回任务进度",
                                               multipart=True, ok="202")},
     "/school/graduates/imports/{job_id}": {"get": _op("导入任务的进度与结果", params=[_id("job_id")])},
-    "/school/graduates/imports/{job_id}/errors.xlsx": {"get": _op("导入错误报告（.xlsx：行号、列、内容、原因）",
-                                                                  params=[_id("job_id")])},
+    "/school/graduates/imports/{job_id}/errors.xlsx": {"get": _xlsx(_op("导入错误报告（.xlsx：行号、列、内容、原因）",
+                                                                        params=[_id("job_id")]))},
     "/me/cohorts": {"get": _op("毕业生本人各届别的记录（GRAD-4，往届只读）")},
     "/me/cohorts/{graduate_id}/records": {"get": _op("某一届别的登记记录和消息（往届只读）",
                                                      params=[_id("graduate_id")])},

@@ -28,7 +28,9 @@ def _role(*roles: str) -> Any:
 
 
 def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    # school and department ids are 32-bit: a larger number names no record, and binding it fails in the
+    # database (PostgreSQL "integer out of range", SQLite OverflowError) with a 500
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2 ** 31 else None
 
 
 # -- the province ------------------------------------------------------------------------------------------

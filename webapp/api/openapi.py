@@ -15,6 +15,7 @@ def _op(summary: str, *, body: str | None = None, ok: str = "200", params: list 
         "404": {"description": "不存在或无权访问", "content": {"application/json": {"schema": ERROR}}},
         "409": {"description": "冲突：已被处理或状态不允许", "content": {"application/json": {"schema": ERROR}}},
         "422": {"description": "校验失败", "content": {"application/json": {"schema": ERROR}}},
+        "429": {"description": "请求过于频繁（Retry-After 秒后重试）", "content": {"application/json": {"schema": ERROR}}},
         "503": {"description": "数据库暂时无法访问（Retry-After 秒后重试）",
                 "content": {"application/json": {"schema": ERROR}}},
     }}
