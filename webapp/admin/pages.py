@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from sqlalchemy import select
 
 from core.errors import EngineError, NotFound
@@ -120,7 +121,11 @@ def processes():
 @role_required("admin")
 def version(version_id: int):
     row = _version_or_404(version_id)
-    loaded = g.runtime.registry.load(g.db, row.id)
+    try:
+        loaded = g.runtime.registry.load(g.db, row.id)
+    except ValidationException as exc:  # a stored version whose files no longer parse: say so, never a 500
+        message = _("该流程版本的文件无法解析：%(error)s", error=str(exc)[:300])
+        return render_template("error.html", message=message), 409
     names = diagram.element_names(loaded)
     owner = diagram.element_process(loaded)
     waiting = diagram.waiting_steps(g.db, row.id)
