@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from core.config import ConfigError
-
-PRIVATE_FILE_MODE = 0o600
+from core.config import PRIVATE_FILE_MODE, ConfigError
 
 
 class BlobMissing(LookupError):

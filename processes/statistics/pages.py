@@ -5,10 +5,9 @@ this blueprint; the chart code is a static file that reads its data from a data-
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from core.errors import Forbidden
@@ -16,13 +15,12 @@ from domain.access import MODULE_AREA, POLICY
 from domain.graduate_info import current_info
 from domain.models import Graduate
 from engine.models import ProcessInstance
+from webapp import vendor
 from webapp.records import record_context
 from webapp.session import current_actor, log_refusal, role_required
 
 from . import export, stats, views
 
-HERE = Path(__file__).resolve().parent
-ECHARTS = HERE.parents[1] / "node_modules" / "echarts" / "dist" / "echarts.min.js"
 STAFF = views.ROLES
 
 bp = Blueprint("statistics", __name__, template_folder="templates", static_folder="static",
@@ -133,9 +131,7 @@ def statistics():
 @bp.route("/statistics/vendor/echarts.min.js")
 def echarts():
     """ECharts from node_modules (npm ci, run by make setup/run/test); never a CDN."""
-    if not ECHARTS.is_file():
-        abort(404)
-    return send_file(ECHARTS, mimetype="text/javascript", max_age=86400)
+    return vendor.file("echarts.min.js")
 
 
 @bp.route("/data")
