@@ -1,0 +1,21 @@
+"""step path (issue 11) (reserved)
+
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-02 20:05:00
+"""
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = '0022'
+down_revision = '0021'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
