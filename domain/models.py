@@ -207,6 +207,8 @@ class EffectiveDestination(Base):
 
 class Attachment(Base):
     __tablename__ = "attachment"
+    # the periodic sweep looks for uploads no form took up: unused ones, oldest first
+    __table_args__ = (Index("ix_attachment_unused", "used_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     graduate_id: Mapped[int | None] = mapped_column(ForeignKey("graduate.id"), index=True)
@@ -221,6 +223,8 @@ class Attachment(Base):
     storage_key: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # set when a submitted form first names the image; an upload still unused a day later is swept (issue 12)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Message(Base):

@@ -25,6 +25,7 @@ app.conf.update(
     beat_schedule={
         "fire-due-timers": {"task": "gradflow.fire_due_timers", "schedule": float(settings.timer_poll_seconds)},
         "deliver-outbox": {"task": "gradflow.deliver_outbox", "schedule": float(settings.timer_poll_seconds)},
+        "sweep-storage": {"task": "gradflow.sweep_storage", "schedule": 6 * 3600.0},
     },
 )
 
@@ -52,6 +53,16 @@ def deliver_outbox_task() -> int:
 
     rt = runtime()
     return deliver_pending(rt.Session, rt.extensions.senders)
+
+
+@app.task(name="gradflow.sweep_storage")
+def sweep_storage_task() -> int:
+    """Uploads no form took up within a day, then the files no row names (issue 12)."""
+    from domain import attachments, blobs
+
+    with runtime().Session() as session:
+        removed = attachments.sweep_unused(session)
+        return removed + len(blobs.sweep(session))
 
 
 @app.task(name="gradflow.render_agreement")

@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from core.config import ROOT, ConfigError, load_settings
@@ -109,25 +110,33 @@ def cmd_rebuild_statistics(_args) -> None:
 
 def cmd_storage(args) -> None:
     """Files behind the storage port (issue 11): move inline bytes of older rows out, or sweep orphans."""
-    from domain import blobs
+    from domain import attachments, blobs
 
     rt = _runtime()
     with rt.Session() as session:
         if args.action == "move":
             print(f"已移入文件存储：{blobs.move_inline(session)} 行")
             return
+        images = attachments.sweep_unused(session, older_than=timedelta(hours=args.min_age_hours),
+                                          dry_run=args.dry_run)
         orphans = blobs.sweep(session, min_age_seconds=args.min_age_hours * 3600, dry_run=args.dry_run)
-        print(("将删除" if args.dry_run else "已删除") + f"无记录引用的文件：{len(orphans)} 个")
+        done = "将删除" if args.dry_run else "已删除"
+        print(f"{done}无表单使用的上传图片：{images} 张")
+        print(f"{done}无记录引用的文件：{len(orphans)} 个")
 
 
 def _scheduler(stop: threading.Event, interval: int) -> None:
-    """Embedded default: fire timers and deliver the outbox in-process."""
-    from gradflow.celery_app import deliver_outbox_task, fire_due_timers_task
+    """Embedded default: fire timers and deliver the outbox in-process; sweep unused uploads every 6 hours."""
+    from gradflow.celery_app import deliver_outbox_task, fire_due_timers_task, sweep_storage_task
 
+    ticks, sweep_every = 0, max(1, 6 * 3600 // max(1, interval))
     while not stop.wait(interval):
         try:
             fire_due_timers_task.apply()
             deliver_outbox_task.apply()
+            ticks += 1
+            if ticks % sweep_every == 0:
+                sweep_storage_task.apply()
         except Exception:  # noqa: BLE001 - keep the scheduler alive
             logging.getLogger(__name__).exception("scheduler tick failed")
 
@@ -215,9 +224,9 @@ def main(argv: list[str] | None = None) -> None:
     recv.add_argument("--delay", type=float, default=0.0, help="保存后等待的秒数（模拟慢速接收端）")
     recv.set_defaults(fn=cmd_sync_receiver)
     sub.add_parser("rebuild-statistics", help="按现有数据重建数据统计计数（PRV-2）").set_defaults(fn=cmd_rebuild_statistics)
-    storage = sub.add_parser("storage", help="文件存储：把旧行中的文件移入存储（move），删除无引用的文件（sweep）")
+    storage = sub.add_parser("storage", help="文件存储：把旧行中的文件移入存储（move），删除无表单使用的上传图片和无引用的文件（sweep）")
     storage.add_argument("action", choices=["move", "sweep"])
-    storage.add_argument("--min-age-hours", type=float, default=24.0, help="sweep 只删除早于这么多小时写入的文件")
+    storage.add_argument("--min-age-hours", type=float, default=24.0, help="sweep 只删除早于这么多小时上传或写入的图片和文件")
     storage.add_argument("--dry-run", action="store_true", help="sweep 只列出，不删除")
     storage.set_defaults(fn=cmd_storage)
     procs = sub.add_parser("processes", help="流程设计：校验（validate）、校验后部署（deploy）、运行场景测试（test）")

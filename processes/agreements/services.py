@@ -250,7 +250,7 @@ def upload_by_assist_link(session: Session, runner: Runner, token: str, files: l
         raise Forbidden("链接无效、已过期或已使用")
     if not files:
         raise ValidationFailed("请上传盖章的就业协议书图片", details={"images": ["请上传图片"]})
-    stored = store_images(session, agreement.graduate_id, None, files)
+    stored = store_images(session, agreement.graduate_id, None, files, used=True)  # the link puts them on the form
     link.used_at = utcnow()
     graduate = session.get(Graduate, agreement.graduate_id)
     assert graduate is not None, "agreement.graduate_id is a foreign key"
