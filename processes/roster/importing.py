@@ -364,6 +364,18 @@ def _finish(Session: Any, job_id: int, status: str, message: str | None) -> str:
     return status
 
 
+MSG_NOT_QUEUED = "后台任务队列暂时不可用，文件已保存；请稍后点击“继续导入”"
+
+
+def mark_not_queued(session_factory: Any, job_id: int) -> None:
+    """The job is saved but no worker will see it: make it a failed job, which 继续导入 restarts."""
+    with session_factory() as session:
+        job = session.get(GraduateImportJob, job_id)
+        if job is not None and job.status not in ("done", "failed"):
+            job.status, job.message, job.finished_at = "failed", MSG_NOT_QUEUED, utcnow()
+            session.commit()
+
+
 def resume(session: Session, actor: Any, job_id: int) -> GraduateImportJob:
     """A failed job, or one whose worker vanished, continues from its last committed batch."""
     services.require_school(actor, write=True)

@@ -2,6 +2,7 @@
 bulk upload with its progress bar and error report, the template."""
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -53,7 +54,11 @@ def start_job(job_id: int) -> None:
             threading.Thread(target=importing.run_job, args=(runtime.Session, job_id), daemon=True,
                              name=f"graduate-import-{job_id}").start()
         return
-    runtime.enqueue("gradflow.import_graduates", job_id)
+    try:
+        runtime.enqueue("gradflow.import_graduates", job_id)
+    except Exception:  # noqa: BLE001 - the broker is down: the saved job waits for 继续导入, never a 500
+        logging.getLogger(__name__).exception("could not enqueue graduate import %s", job_id)
+        importing.mark_not_queued(runtime.Session, job_id)
 
 
 def _int_arg(name: str) -> int | None:
