@@ -21,6 +21,10 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
+    # A worker that lost the broker retries for ever (Celery's default gives up and exits after 100 attempts,
+    # about 46 minutes of outage); kombu's back-off grows by 2 s an attempt up to 30 s, so after a one-minute
+    # outage delivery resumes within about 15 s of the broker's return (bench/faults.py, issue 12).
+    broker_connection_max_retries=None,
     timezone="Asia/Shanghai",
     beat_schedule={
         "fire-due-timers": {"task": "gradflow.fire_due_timers", "schedule": float(settings.timer_poll_seconds)},

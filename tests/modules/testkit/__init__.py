@@ -5,6 +5,8 @@ production never loads it.
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,25 @@ def deliver_ping(row: Any, _session: Any) -> None:
     spool("ping", row)
 
 
+# A slow step for the fault tests (tests/test_faults.py): a web subprocess started with GRADFLOW_TEST_SLOW_STEP=<file>
+# holds every step, once its rows are written and before it commits, while that file exists (it writes
+# <file>.reached with the instance id first), so the test can kill the process mid-step. Unset: nothing happens.
+SLOW_STEP_ENV = "GRADFLOW_TEST_SLOW_STEP"
+
+
+def slow_step(ctx: StepContext) -> None:
+    flag = os.environ.get(SLOW_STEP_ENV)
+    if not flag or not os.path.exists(flag):
+        return
+    Path(flag + ".reached").write_text(str(ctx.instance.id), encoding="utf-8")
+    deadline = time.monotonic() + 60
+    while os.path.exists(flag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def module() -> ProcessModule:
     return ProcessModule(name="testkit", title="测试", bpmn_dir=DATA,
                          process_ids=("timer_outbox", "review_without_return"),
-                         handlers={"test.outbox": emit_ping}, senders={"test.ping": deliver_ping})
+                         handlers={"test.outbox": emit_ping}, senders={"test.ping": deliver_ping},
+                         step_hooks=(slow_step,))
 
