@@ -4,7 +4,9 @@ Usage: .venv/bin/python bench/signing_cost.py [--timers 10000] [--renders 30]   
 Per backend (SQLite temp file; PostgreSQL scratch database, skipped if unreachable): two signed online
 agreements (three_party, two_party) are built through the services and their PDF rendered; then
 --timers invitations whose answer deadline passes seconds after creation are expired by
-engine.timers.fire_due_timers (PostgreSQL: once with one worker, once with two worker threads).
+engine.timers.fire_due_timers (PostgreSQL: once with one worker, once with two worker threads), which
+claims --batch due instances per transaction (each fired in its own savepoint; --batch 1: one instance per
+transaction, as before issue 11).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from domain import seed  # noqa: E402
 from domain.accounts import actor_for  # noqa: E402
 from domain.models import Account, Agreement, Province  # noqa: E402
 from engine.models import AuditEvent, ProcessInstance, WorkItem  # noqa: E402
+from engine.timers import BATCH as TIMER_BATCH  # noqa: E402
 from engine.timers import fire_due_timers  # noqa: E402
 from gradflow.cli import migrate  # noqa: E402
 from gradflow.runtime import build_runtime  # noqa: E402
@@ -218,12 +221,12 @@ def create_invitations(rt, graduate_ids: list[int]) -> tuple[float, int]:
     return perf_counter() - t0, base
 
 
-def fire(rt, workers: int, limit: int) -> tuple[float, list[int], list[TimedRunner]]:
+def fire(rt, workers: int, limit: int, batch: int) -> tuple[float, list[int], list[TimedRunner]]:
     runners = [TimedRunner(rt.runner) for _ in range(workers)]
     counts = [0] * workers
     if workers == 1:
         t0 = perf_counter()
-        counts[0] = fire_due_timers(rt.Session, runners[0], limit=limit)
+        counts[0] = fire_due_timers(rt.Session, runners[0], limit=limit, batch=batch)
         return perf_counter() - t0, counts, runners
     barrier = threading.Barrier(workers + 1)
     errors = []
@@ -231,7 +234,7 @@ def fire(rt, workers: int, limit: int) -> tuple[float, list[int], list[TimedRunn
     def work(k):
         barrier.wait()
         try:
-            counts[k] = fire_due_timers(rt.Session, runners[k], limit=limit)
+            counts[k] = fire_due_timers(rt.Session, runners[k], limit=limit, batch=batch)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -267,7 +270,7 @@ def verify(rt, base: int, n: int) -> dict:
             "instances fired once": once, "fired twice": twice, "open work items": open_items, "ok": ok}
 
 
-def timer_round(rt, graduate_ids: list[int], workers: int) -> dict:
+def timer_round(rt, graduate_ids: list[int], workers: int, batch: int) -> dict:
     setup_s, base = create_invitations(rt, graduate_ids)
     n = len(graduate_ids)
     with rt.Session() as s:
@@ -281,13 +284,14 @@ def timer_round(rt, graduate_ids: list[int], workers: int) -> dict:
     with rt.Session() as s:
         due = s.scalar(select(func.count()).select_from(ProcessInstance).where(
             ProcessInstance.status == "running", ProcessInstance.next_timer_at <= utcnow()))
-    total_s, counts, runners = fire(rt, workers, limit=20_000)
+    load = os.getloadavg()
+    total_s, counts, runners = fire(rt, workers, limit=20_000, batch=batch)
     cycle, inner = [], []  # per timer: claim+fire+commit (start to start of the next call), fire_timers only
     for tr in runners:
         cycle += [(b[0] - a[0]) * 1000 for a, b in zip(tr.marks, tr.marks[1:], strict=False)]
         inner += [(e - s0) * 1000 for s0, e in tr.marks]
     return {"n": n, "setup_s": setup_s, "waited_s": waited, "due": due, "total_s": total_s, "counts": counts,
-            "cycle": cycle, "inner": inner, "verify": verify(rt, base, n)}
+            "cycle": cycle, "inner": inner, "verify": verify(rt, base, n), "load": load}
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -301,14 +305,14 @@ def pg_scratch_url() -> str | None:
 
 
 def bench_backend(name: str, url: str, tmp: Path, n: int, renders: int, worker_sets: tuple[int, ...],
-                  full_pdf: bool) -> dict:
+                  full_pdf: bool, batch: int = TIMER_BATCH) -> dict:
     rt, grads, seed_s = setup(url, tmp / name, n)
     try:
         agreements = {kind: sign_agreement(rt, f"g{i}", kind) for i, kind in enumerate(("two_party", "three_party"))}
         pdf = pdf_bench(rt, agreements, renders, tmp if full_pdf else None)
         rounds = {}
         for workers in worker_sets:  # each round re-invites the same graduates (ONL-5: the last one expired)
-            rounds[workers] = timer_round(rt, grads, workers)
+            rounds[workers] = timer_round(rt, grads, workers, batch)
             print(f"  [{name}] {workers} worker(s): {n} timers fired in {rounds[workers]['total_s']:.1f} s",
                   file=sys.stderr, flush=True)
         return {"seed_s": seed_s, "pdf": pdf, "rounds": rounds}
@@ -320,6 +324,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timers", type=int, default=FULL_N, help="expiring invitations per round")
     ap.add_argument("--renders", type=int, default=30, help="timed PDF renders / cache hits per agreement type")
+    ap.add_argument("--batch", type=int, default=TIMER_BATCH, help="due instances per timer transaction")
     ap.add_argument("--_cold", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._cold:
@@ -327,17 +332,18 @@ def main() -> None:
     t_start = perf_counter()
     print(f"python {platform.python_version()}, SpiffWorkflow {version('SpiffWorkflow')}, SQLAlchemy "
           f"{version('sqlalchemy')}, xhtml2pdf {version('xhtml2pdf')}, reportlab {version('reportlab')}, "
-          f"cpus {len(os.sched_getaffinity(0))}, timers={args.timers}, renders={args.renders}", flush=True)
+          f"cpus {len(os.sched_getaffinity(0))}, timers={args.timers}, renders={args.renders}, batch={args.batch}, "
+          f"load average {os.getloadavg()}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="gradflow_bench_") as tmp:
         tmp = Path(tmp)
         results["sqlite"] = bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", tmp, args.timers,
-                                          args.renders, (1,), full_pdf=True)
+                                          args.renders, (1,), full_pdf=True, batch=args.batch)
         pg = pg_scratch_url()
         if pg:
             try:
                 results["postgresql"] = bench_backend("postgresql", pg, tmp, args.timers, args.renders, (1, 2),
-                                                      full_pdf=False)
+                                                      full_pdf=False, batch=args.batch)
             finally:
                 pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
 
@@ -368,18 +374,20 @@ def main() -> None:
             rows.append((backend, workers, n, f"{res['seed_s']:.1f}" if workers == 1 else "(reused)",
                          f"{rd['setup_s']:.1f}", f"{n / rd['setup_s']:.0f}", f"{rd['waited_s']:.1f}", rd["due"],
                          f"{rd['total_s']:.1f}", f"{n / rd['total_s']:.1f}", f2(c_med), f2(c_p95),
-                         f2(statistics.median(rd["inner"])), per_thread))
+                         f2(statistics.median(rd["inner"])), per_thread,
+                         "/".join(f"{x:.1f}" for x in rd["load"])))
             v = rd["verify"]
             checks.append((backend, workers, *(v[k] for k in ("instances", "completed+label", "agreements expired",
                                                              "timer events", "instances fired once",
                                                              "fired twice", "open work items")),
                            "OK" if v["ok"] else "FAILED"))
-    table("Table 2 - firing due invitation timers: fire_due_timers(Session, runner, limit=20000), one instance "
-          "per transaction;\n  seed = schema + graduates/accounts; setup = invitations, "
-          f"{BATCH} per transaction; cycle = one claim+fire+commit (start to next start, per worker);\n"
-          "  fire_timers = Runner.fire_timers alone (load, refresh_timers, engine steps, save, flush)",
+    table(f"Table 2 - firing due invitation timers: fire_due_timers(Session, runner, limit=20000, batch={args.batch}), "
+          f"{args.batch} instance(s) per transaction;\n  seed = schema + graduates/accounts; setup = invitations, "
+          f"{BATCH} per transaction; cycle = one fire in its savepoint (start to next start, per worker; a batch's "
+          "claim and commit\n  fall between two of them); fire_timers = Runner.fire_timers alone (load, "
+          "refresh_timers, engine steps, save, flush); load = load average when the round started",
           ("backend", "workers", "n", "seed s", "setup s", "inv/s", "wait s", "due", "fire s", "timers/s",
-           "cycle med ms", "cycle p95 ms", "fire_timers med ms", "fired per worker"), rows, left=1)
+           "cycle med ms", "cycle p95 ms", "fire_timers med ms", "fired per worker", "load"), rows, left=1)
     table(f"Table 3 - after each round: instances completed with status_label \"{EXPIRED_LABEL}\", agreements "
           "expired,\n  audit events action='timer' (total, instances with exactly one, with more than one)",
           ("backend", "workers", "instances", "completed", "agr expired", "timer events", "fired once",
@@ -389,7 +397,7 @@ def main() -> None:
                for b, res in results.items() for w, rd in res["rounds"].items()]
         table(f"EXTRAPOLATED (not measured): {FULL_N} timers at the rates measured with n={args.timers}",
               ("backend", "workers", "setup s", "fire s"), ext, left=1)
-    print(f"\nwall time {perf_counter() - t_start:.1f} s")
+    print(f"\nwall time {perf_counter() - t_start:.1f} s, load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -95,10 +95,10 @@ def load(url: str, n: int) -> tuple[dict, list[int]]:
                 label = "审核通过" if is_dest else ("签约审核通过" if ok else "等待院系审核")
                 yield (k, "destination_filing" if is_dest else "online_signing", version_id, "", i, sc,
                        depts[sc][i % DEPTS], 2026, "completed" if ok or is_dest else "running", label, "",
-                       f"学生{i}", f"S{i:09d}", "", 1, now, now)
+                       f"学生{i}", f"S{i:09d}", 1, now, now)
         copy(conn, "process_instance", ["id", "process_id", "version_id", "title", "graduate_id", "school_id",
                                         "department_id", "cohort", "status", "status_label", "category",
-                                        "subject_name", "subject_no", "serialized", "version", "created_at",
+                                        "subject_name", "subject_no", "version", "created_at",
                                         "updated_at"], instances())
         fields = json.dumps({"employer_name": "厦门星海科技有限公司", "position": "软件工程师"}, ensure_ascii=False)
         copy(conn, "agreement", ["id", "graduate_id", "instance_id", "kind", "cohort", "status", "fields",

@@ -3,6 +3,9 @@
 Usage: .venv/bin/python bench/step_cost.py [--n 200] [--reps 50]   (tables: see bench/README.md)
 Per backend (SQLite temp file; PostgreSQL scratch database, skipped if unreachable) N filings run
 end to end through the bare domain/engine calls and through the real Flask API over loopback.
+Inside the engine path the bare-engine share of each step is timed too: Runner.load, the run and engine
+steps (minus the time in our service handlers) and dump_workflow. --cache-size 0 turns the runner's
+in-process workflow cache off (every step deserializes its workflow, as before issue 11).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import tempfile
 import threading
 import timeit
 import uuid
+import zlib
 from importlib.metadata import version
 from pathlib import Path
 from time import perf_counter
@@ -31,8 +35,9 @@ from core.config import Settings
 from domain import seed
 from domain.accounts import actor_for
 from domain.models import Account, Graduate
+from engine import runner as runner_module
 from engine.models import ProcessInstance, WorkItem
-from engine.serialization import dump_workflow, load_workflow
+from engine.serialization import FINISHED_LEVEL, RUNNING_LEVEL, dump_workflow, encode_state, load_workflow
 from gradflow.cli import migrate
 from gradflow.runtime import build_runtime
 from processes.destination import services as filing
@@ -76,9 +81,11 @@ def setup(url: str, var_dir: Path, graduates: int):
     return rt
 
 
-def stored(rt, instance_id: int) -> str:
+def stored(rt, instance_id: int) -> tuple[str, int]:
+    """The instance's state as JSON and the bytes its instance_state row stores."""
     with rt.Session() as s:
-        return s.get(ProcessInstance, instance_id).serialized
+        inst = s.get(ProcessInstance, instance_id)
+        return inst.serialized, inst.state.size
 
 
 def step(rt, fn):  # one request-like transaction: begin (SQLite write lock), act, commit
@@ -87,31 +94,90 @@ def step(rt, fn):  # one request-like transaction: begin (SQLite write lock), ac
         s.connection(execution_options={"sqlite_immediate": True})
         inst = fn(s)
         s.commit()
-    return (perf_counter() - t0) * 1000, inst.id, inst.serialized
+    return (perf_counter() - t0) * 1000, inst.id, (inst.serialized, inst.state.size)
 
 
-def run_engine(rt, users: list[str]) -> list[list[tuple[float, str]]]:
-    """Per filing: [(ms, serialized instance after the step)] for submit, dept approve, school approve."""
+class BareClock:
+    """Accumulates, per step, the bare-engine time of the runner: load, run + engine steps minus the service
+    handlers' own time (they write domain rows), and dump. Wraps the live runner's methods; restore() undoes."""
+
+    def __init__(self, rt):
+        self.rt, self.parts = rt, {"load": 0.0, "run": 0.0, "dump": 0.0}
+        runner, ext = rt.runner, rt.runner.extensions
+        self.saved = (runner.load, runner._run_engine, ext.handler, runner_module.dump_workflow)
+        self.handlers = 0.0
+
+        def timed(part, fn):
+            def wrapper(*a, **kw):
+                t0 = perf_counter()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    self.parts[part] += perf_counter() - t0
+            return wrapper
+
+        def handler(name):
+            fn = self.saved[2](name)
+
+            def run(*a, **kw):
+                t0 = perf_counter()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    self.handlers += perf_counter() - t0
+            return run
+
+        runner.load = timed("load", self.saved[0])
+        runner._run_engine = timed("run", self.saved[1])
+        ext.handler = handler
+        runner_module.dump_workflow = timed("dump", self.saved[3])
+
+    def take(self) -> dict[str, float]:
+        """ms per part since the last take (run without the handlers)."""
+        out = {k: v * 1000 for k, v in self.parts.items()}
+        out["run"] -= self.handlers * 1000
+        out["bare"] = out["load"] + out["run"] + out["dump"]
+        self.parts = dict.fromkeys(self.parts, 0.0)
+        self.handlers = 0.0
+        return out
+
+    def restore(self) -> None:
+        runner = self.rt.runner
+        del runner.load, runner._run_engine, runner.extensions.handler  # back to the class attributes
+        runner_module.dump_workflow = self.saved[3]
+
+
+def run_engine(rt, users: list[str]) -> tuple[list[list[tuple[float, tuple[str, int]]]], list[list[dict]]]:
+    """Per filing: [(ms, (JSON, stored bytes) after the step)] for submit, dept approve, school approve;
+    and per filing the bare-engine parts of each step (BareClock)."""
     with rt.Session() as s:  # actors and work-item lookups stay outside the timed steps
         actor = {u: actor_for(s, s.scalar(select(Account).where(Account.username == u)))
                  for u in [*users, *(name for name, _ in REVIEWS)]}
-    results = []
-    for user in users:
-        grad = actor[user]
-        ms, iid, ser = step(rt, lambda s: filing.start_filing(
-            s, rt.runner, grad, s.get(Graduate, grad.graduate_id), CLEAN))
-        row = [(ms, ser)]
-        for name, role in REVIEWS:
-            with rt.Session() as s:
-                wid = s.scalar(select(WorkItem.id).where(
-                    WorkItem.instance_id == iid, WorkItem.state == "open", WorkItem.role == role))
-            ms, _, ser = step(rt, lambda s: reviews.review(s, rt.runner, actor[name], wid, "approve", ""))
-            row.append((ms, ser))
-        results.append(row)
-    return results
+    results, bare = [], []
+    clock = BareClock(rt)
+    try:
+        for user in users:
+            grad = actor[user]
+            clock.take()
+            ms, iid, ser = step(rt, lambda s: filing.start_filing(
+                s, rt.runner, grad, s.get(Graduate, grad.graduate_id), CLEAN))
+            row, parts = [(ms, ser)], [clock.take()]
+            for name, role in REVIEWS:
+                with rt.Session() as s:
+                    wid = s.scalar(select(WorkItem.id).where(
+                        WorkItem.instance_id == iid, WorkItem.state == "open", WorkItem.role == role))
+                clock.take()
+                ms, _, ser = step(rt, lambda s: reviews.review(s, rt.runner, actor[name], wid, "approve", ""))
+                row.append((ms, ser))
+                parts.append(clock.take())
+            results.append(row)
+            bare.append(parts)
+    finally:
+        clock.restore()
+    return results, bare
 
 
-def run_api(rt, users: list[str]) -> list[list[tuple[float, str]]]:
+def run_api(rt, users: list[str]) -> list[list[tuple[float, tuple[str, int]]]]:
     """Same steps through the real app (werkzeug, threaded => HTTP/1.1 keep-alive) and `requests`."""
     from webapp import create_app
 
@@ -153,6 +219,7 @@ def run_api(rt, users: list[str]) -> list[list[tuple[float, str]]]:
 
 
 def serialization_rows(rt, texts: list[str], reps: int) -> list[tuple]:
+    """Sizes and times of one instance's state: SpiffWorkflow's own JSON, ours, and ours compressed."""
     ser = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
     with rt.Session() as s:
         loaded = rt.registry.load(s, rt.registry.latest_version_id(s, filing.PROCESS_ID))
@@ -165,8 +232,11 @@ def serialization_rows(rt, texts: list[str], reps: int) -> list[tuple]:
         wf = load_workflow(spec_less, loaded.spec, loaded.subprocess_specs)
         full = ser.serialize_json(wf)
         compact = json.dumps(json.loads(full), ensure_ascii=False, separators=(",", ":"))  # our encoding
+        stored = encode_state(spec_less)
         rows.append((f"after {state}", len(full.encode()), len(compact.encode()), len(spec_less.encode()),
+                     len(stored), len(encode_state(spec_less, finished=True)),
                      timed(lambda: ser.serialize_json(wf)), timed(lambda: dump_workflow(wf)),
+                     timed(lambda: encode_state(spec_less)), timed(lambda: zlib.decompress(stored)),
                      timed(lambda: ser.deserialize_json(full)),
                      timed(lambda: load_workflow(spec_less, loaded.spec, loaded.subprocess_specs))))
     return rows
@@ -189,16 +259,20 @@ def pg_scratch_url() -> str | None:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_DB
 
 
-def bench_backend(name: str, url: str, tmp: Path, n: int, ser_reps: int = 0) -> tuple[dict, list]:
+def bench_backend(name: str, url: str, tmp: Path, n: int, ser_reps: int = 0,
+                  cache_size: int | None = None) -> tuple[dict, list, list, str]:
     per_path = WARMUP + n
     rt = setup(url, tmp / name, 2 * per_path)
+    if cache_size is not None:
+        rt.runner.cache.size = cache_size
     try:
         users = [f"g{i}" for i in range(2 * per_path)]
-        out = {"engine": run_engine(rt, users[:per_path])[WARMUP:],
-               "API": run_api(rt, users[per_path:])[WARMUP:]}
+        engine, bare = run_engine(rt, users[:per_path])
+        cache = f"{rt.runner.cache.hits} hits / {rt.runner.cache.misses} misses"
+        out = {"engine": engine[WARMUP:], "API": run_api(rt, users[per_path:])[WARMUP:]}
         # Table 3 uses the three stored states of the last engine filing (no database involved).
-        ser = serialization_rows(rt, [s for _, s in out["engine"][-1]], ser_reps) if ser_reps else []
-        return out, ser
+        ser = serialization_rows(rt, [s for _, (s, _) in out["engine"][-1]], ser_reps) if ser_reps else []
+        return out, ser, bare[WARMUP:], cache
     finally:
         rt.db.dispose()
 
@@ -207,19 +281,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="recorded filings per backend and path")
     ap.add_argument("--reps", type=int, default=50, help="repetitions per serialization measurement")
+    ap.add_argument("--cache-size", type=int, default=None,
+                    help="the runner's workflow cache size (0: off; default: the runner's own)")
     args = ap.parse_args()
     t_start = perf_counter()
     print(f"python {platform.python_version()}, SpiffWorkflow {version('SpiffWorkflow')}, SQLAlchemy "
-          f"{version('sqlalchemy')}, cpus {len(os.sched_getaffinity(0))}, n={args.n} +{WARMUP} warm-up/path")
-    results = {}
+          f"{version('sqlalchemy')}, cpus {len(os.sched_getaffinity(0))}, n={args.n} +{WARMUP} warm-up/path, "
+          f"workflow cache {'default' if args.cache_size is None else args.cache_size}, "
+          f"load average at start {os.getloadavg()}")
+    results, bare, caches = {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="gradflow_bench_") as tmp:
         tmp = Path(tmp)
-        results["sqlite"], ser_rows = bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", tmp, args.n,
-                                                    args.reps)
+        results["sqlite"], ser_rows, bare["sqlite"], caches["sqlite"] = bench_backend(
+            "sqlite", f"sqlite:///{tmp}/bench.sqlite3", tmp, args.n, args.reps, args.cache_size)
         pg = pg_scratch_url()
         if pg:
             try:
-                results["postgresql"], _ = bench_backend("postgresql", pg, tmp, args.n)
+                results["postgresql"], _, bare["postgresql"], caches["postgresql"] = bench_backend(
+                    "postgresql", pg, tmp, args.n, cache_size=args.cache_size)
             finally:
                 pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
 
@@ -230,20 +309,35 @@ def main() -> None:
                 ms = [sum(t for t, _ in f) if j == 3 else f[j][0] for f in filings]
                 med[backend, path, label] = m = statistics.median(ms)
                 p95 = statistics.quantiles(ms, n=20, method="inclusive")[18]
-                size = "-" if j == 3 else round(statistics.median(len(f[j][1].encode()) for f in filings))
-                rows.append((backend, path, label, len(ms), f"{m:.2f}", f"{p95:.2f}", size))
-    table("Table 1 - one step = one transaction; inst bytes = stored serialized instance after the step",
-          ("backend", "path", "step", "n", "median ms", "p95 ms", "inst bytes"), rows, left=3)
+                size = "-" if j == 3 else round(statistics.median(len(f[j][1][0].encode()) for f in filings))
+                kept = "-" if j == 3 else round(statistics.median(f[j][1][1] for f in filings))
+                rows.append((backend, path, label, len(ms), f"{m:.2f}", f"{p95:.2f}", size, kept))
+    table("Table 1 - one step = one transaction; JSON B = the instance's state as JSON after the step,\n"
+          "  stored B = what its instance_state row holds (zlib; level 9 once finished)",
+          ("backend", "path", "step", "n", "median ms", "p95 ms", "JSON B", "stored B"), rows, left=3)
+    brows = []
+    for backend, filings in bare.items():
+        for j, label in enumerate(all_steps):
+            parts = [({k: sum(p[k] for p in f) for k in f[0]} if j == 3 else f[j]) for f in filings]
+            med_parts = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
+            brows.append((backend, label, *(f"{med_parts[k]:.2f}" for k in ("load", "run", "dump", "bare")),
+                          f"{med[backend, 'engine', label]:.2f}",
+                          f"{med[backend, 'engine', label] / med_parts['bare']:.1f}x"))
+    table("Table 1b - bare engine per step inside the engine path (medians, ms): load = Runner.load (the "
+          "workflow cache, or\n  deserializing), run = task run + engine steps without our handlers, dump = "
+          "dump_workflow; cache: " + "; ".join(f"{b} {c}" for b, c in caches.items()),
+          ("backend", "step", "load", "run", "dump", "bare", "engine ms", "engine/bare"), brows, left=2)
     ratios = [(b, st, f"{med[b, 'engine', st]:.2f}", f"{med[b, 'API', st]:.2f}",
                f"{med[b, 'API', st] / med[b, 'engine', st]:.2f}x") for b in results for st in all_steps]
     table("Table 2 - API / engine, ratio of medians",
           ("backend", "step", "engine ms", "API ms", "API/engine"), ratios, left=2)
     table(f"Table 3 - serializing one instance, median of {args.reps}: full = SpiffWorkflow serialize_json/"
           "deserialize_json,\n  full cmp = same JSON re-encoded compact UTF-8, less = engine.serialization "
-          "(spec-less, cached spec)",
-          ("state", "full B", "full cmp B", "less B", "dump full", "dump less", "load full", "load less"),
-          ser_rows, left=1)
-    print(f"\nwall time {perf_counter() - t_start:.1f} s")
+          f"(spec-less, cached spec),\n  zlib B = less compressed at level {RUNNING_LEVEL} (a step), "
+          f"finished B = at level {FINISHED_LEVEL} (a finished instance)",
+          ("state", "full B", "full cmp B", "less B", "zlib B", "finished B", "dump full", "dump less",
+           "compress", "decompress", "load full", "load less"), ser_rows, left=1)
+    print(f"\nwall time {perf_counter() - t_start:.1f} s, load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

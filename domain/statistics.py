@@ -239,6 +239,8 @@ def _collect(session: Session, flush_context: Any) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint's release: the refresh waits for the transaction's own commit
     for _ in range(5):  # a refresh flushes; what that flush touched is refreshed too
         if session.info.get(DIRTY) is None:
             session.flush()
@@ -248,7 +250,15 @@ def _before_commit(session: Session) -> None:
         refresh_graduates(session, ids)
 
 
+def defer_refresh(session: Session, graduate_ids: Iterable[int]) -> None:
+    """Refresh these graduates before the transaction commits: the steps of one transaction (a batch of timer
+    steps) are recounted together, in one chunk."""
+    session.info.setdefault(DIRTY, set()).update(i for i in graduate_ids if i is not None)
+
+
 def _forget(session: Session, *_: Any) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint's rollback: the transaction goes on, and a refresh recounts from what it holds
     session.info.pop(DIRTY, None)
 
 

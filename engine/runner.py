@@ -34,7 +34,7 @@ from core.errors import Conflict, EngineError, Forbidden, NotFound
 from engine import services
 from engine.models import AuditEvent, ProcessInstance, WorkItem
 from engine.sandbox import RestrictedEnvironment, current_service_call
-from engine.serialization import dump_workflow, load_workflow
+from engine.serialization import WorkflowCache, dump_workflow, load_workflow
 from engine.specs import SpecRegistry
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -108,31 +108,35 @@ def _naive_utc(value: datetime) -> datetime:
 
 class Runner:
     def __init__(self, registry: SpecRegistry, extensions: services.Extensions, policy: services.Policy,
-                 script_time_limit: float = 2.0):
+                 script_time_limit: float = 2.0, cache_size: int = 256):
         self.registry = registry
         self.extensions = extensions
         self.policy = policy
         self.script_time_limit = script_time_limit
+        self.cache = WorkflowCache(cache_size)  # 0: every step deserializes its workflow
 
     # -- loading and saving -------------------------------------------------
     def script_engine(self) -> ScriptEngine:
         return ScriptEngine(environment=RestrictedEnvironment(self.script_time_limit))
 
     def load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
-        loaded = self.registry.load(session, instance.version_id)
-        workflow = load_workflow(instance.serialized, loaded.spec, loaded.subprocess_specs)
+        workflow = self.cache.take(instance)  # the workflow this process saved at the instance's current version
+        if workflow is None:
+            loaded = self.registry.load(session, instance.version_id)
+            workflow = load_workflow(instance.serialized, loaded.spec, loaded.subprocess_specs)
         # The script engine is not serialized: without this the instance would run plain eval.
         workflow.script_engine = self.script_engine()
         return workflow
 
     def _save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-        instance.serialized = dump_workflow(workflow)
         instance.next_timer_at = self._next_timer(workflow)
         if workflow.is_completed():
-            instance.status = "completed"
+            instance.status = "completed"  # before the state: a finished instance's state is stored compacted
             instance.next_timer_at = None
+        instance.serialized = dump_workflow(workflow)
         instance.status_label = self._status_label(workflow)
         instance.updated_at = utcnow()
+        self.cache.saved(session, instance, workflow)
 
     @staticmethod
     def _next_timer(workflow: BpmnWorkflow) -> datetime | None:
@@ -265,7 +269,7 @@ class Runner:
             category=category,
             subject_name=subject_name,
             subject_no=subject_no,
-            serialized="{}",
+            state=None,  # written by _save below; known absent, so saving reads nothing first
             **{k: scope.get(k) for k in ("graduate_id", "employer_id", "school_id", "department_id", "cohort")},
         )
         session.add(instance)
@@ -436,8 +440,8 @@ class Runner:
         before = {"status": instance.status, "status_label": instance.status_label}
         workflow = self.load(session, instance)
         workflow.cancel()
-        instance.serialized = dump_workflow(workflow)
         instance.status = "terminated"
+        instance.serialized = dump_workflow(workflow)  # after the status: stored compacted
         instance.status_label = "已终止"
         instance.next_timer_at = None
         instance.updated_at = utcnow()

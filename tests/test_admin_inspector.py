@@ -6,7 +6,6 @@ import csv
 import html
 import io
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from engine.models import AuditEvent, OutboxMessage, ProcessInstance, WorkItem
 from engine.services import SYSTEM
 from engine.timers import fire_due_timers
 from processes.agreements import services as signing
-from tests.conftest import TERMS, open_items
+from tests.conftest import TERMS, open_items, wait_past
 from tests.modules import testkit
 from tests.test_browser import browser, live_server  # noqa: F401 - fixtures of the browser test
 
@@ -43,6 +42,7 @@ def review(runtime, step, actor, user, instance_id, decision="approve", reason="
 def instance(runtime, instance_id) -> ProcessInstance:
     with runtime.Session() as s:
         inst = s.get(ProcessInstance, instance_id)
+        inst.state  # noqa: B018 - loaded before the expunge: the tests compare it
         s.expunge(inst)
         return inst
 
@@ -162,7 +162,7 @@ def test_suspend_blocks_user_steps_and_timers_and_resume_lets_both_run(runtime, 
         assert instance(runtime, inst.id).status == "suspended"
     with pytest.raises(Conflict, match="该流程已被管理员暂停"):
         answer(runtime, step, actor, "g2", open_.id)
-    time.sleep(1.3)
+    wait_past(past + timedelta(days=1))
     assert fire_due_timers(runtime.Session, runtime.runner) == 0  # a suspended instance fires no timer
     assert instance(runtime, due.id).status_label == "单位发起邀请 等待应约"
     page = admin.get(f"/admin/instances/{due.id}").get_data(as_text=True)
@@ -216,7 +216,7 @@ def test_a_failing_timer_step_is_an_incident_and_retry_completes_it_once(runtime
     inst = step(lambda s: runtime.runner.start(s, "timer_outbox", SYSTEM, scope={},
                                                data={"due_at": due.isoformat(), "flaky": True}))
     before = instance(runtime, inst.id)
-    time.sleep(1.2)
+    wait_past(due)
     assert fire_due_timers(runtime.Session, runtime.runner) == 0
     failed = instance(runtime, inst.id)
     assert failed.status == "running" and failed.serialized == before.serialized  # the step left nothing behind
@@ -461,7 +461,7 @@ def test_admin_pages_in_a_browser(live_server, browser, runtime, world, make_gra
     soon = datetime.now(UTC) + timedelta(seconds=1)
     failing = step(lambda s: runtime.runner.start(s, "timer_outbox", SYSTEM, scope={},
                                                   data={"due_at": soon.isoformat(), "flaky": True}))
-    time.sleep(1.2)
+    wait_past(soon)
     fire_due_timers(runtime.Session, runtime.runner)
     rec = Recorder(output_dir("admin"))
     for name, size in (("desktop", DESKTOP), ("phone", PHONE)):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from sqlalchemy import select, text, update
 
 from domain import seed
@@ -315,3 +316,85 @@ def test_department_page_reads_created_order_from_an_index(runtime):
             sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
             plan = "\n".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
             assert "ix_work_item_department" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def _plan(runtime, query, *, settings: tuple[str, ...] = ()) -> str:
+    """The PostgreSQL plan of a query, with its parameters inlined (and planner settings for this connection)."""
+    from sqlalchemy.dialects import postgresql
+
+    sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    with runtime.db.connect() as conn:
+        for setting in settings:
+            conn.execute(text(f"SET {setting}"))
+        plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
+        conn.rollback()
+    return plan
+
+
+def _seeded_scope(runtime, role: str) -> Actor:
+    """The reviewer of the 院系 (or school) with the most decided items of a seeded season (bench/seed.py)."""
+    from bench import seed as generator
+
+    generator.build(runtime, 600, 120, schools=3, provinces=2)  # analysed after the load, as the generator does
+    column = "department_id" if role == "Department" else "school_id"
+    with runtime.db.connect() as conn:
+        scope = conn.scalar(text(f"SELECT {column} FROM work_item WHERE role = :r AND state = 'completed' "
+                                 f"GROUP BY {column} ORDER BY count(*) DESC LIMIT 1").bindparams(r=role))
+        school = scope if role == "School" else conn.scalar(text("SELECT school_id FROM department WHERE id = :d")
+                                                            .bindparams(d=scope))
+    return Actor(id=1, name="r", role=role, school_id=school, department_id=scope if role == "Department" else None,
+                 permissions=seed.ALL_READ_WRITE)
+
+
+def test_counts_read_only_the_scope_index(runtime):
+    # design (issue 11): a school's counts per state are an index-only scan of its own entries (0023 INCLUDE),
+    # one range per state, never a visit of every item of the school in the table
+    if backend() != "postgresql":
+        pytest.skip("SQLite has no INCLUDE columns; its count plans are the department page test's")
+    school = _seeded_scope(runtime, "School")
+    visible = POLICY.item_filter(school)
+    f = inbox.InboxFilter()
+    sub = inbox._filtered(visible, f).where(WorkItem.state.in_(inbox.STATES)).subquery()
+    from sqlalchemy import func
+
+    query = select(sub.c.state, func.count()).group_by(sub.c.state)
+    plan = _plan(runtime, query, settings=("enable_seqscan = off", "enable_bitmapscan = off"))
+    assert "Index Only Scan using ix_work_item_school" in plan, plan
+    with runtime.Session() as s:  # the counts are those of the rows themselves
+        counts = inbox.counts(s, visible, f)
+        rows = s.scalars(select(WorkItem).where(visible, WorkItem.optional.is_(False))).all()
+    assert counts == {state: sum(1 for r in rows if r.state == state) for state in inbox.STATES}
+    assert counts["completed"] > 0
+
+
+def test_completed_tab_reads_decision_order_from_an_index(runtime):
+    # design (issue 11): the 已审核 tab's first page comes newest-decided first from ix_work_item_*_done, unsorted
+    for role, index in (("Department", "ix_work_item_department_done"), ("School", "ix_work_item_school_done")):
+        actor = _seeded_scope(runtime, role) if role == "Department" else _school_of_seed(runtime)
+        f = inbox.InboxFilter(state="completed")
+        query = inbox._ordered(inbox._filtered(POLICY.item_filter(actor), f).where(WorkItem.state == f.state),
+                               f).limit(20)
+        if backend() == "postgresql":
+            plan = _plan(runtime, query, settings=("enable_seqscan = off", "enable_sort = off",
+                                                   "enable_bitmapscan = off"))
+            assert index in plan and "Sort" not in plan, plan
+        else:
+            from sqlalchemy.dialects import sqlite
+
+            sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+            with runtime.db.connect() as conn:
+                plan = "\n".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+            assert index in plan and "TEMP B-TREE" not in plan, plan
+        with runtime.Session() as s:
+            rows, total = inbox.page(s, POLICY.item_filter(actor), f)
+        assert total > len(rows) > 0
+        assert [r.completed_at for r in rows] == sorted((r.completed_at for r in rows), reverse=True)
+
+
+def _school_of_seed(runtime) -> Actor:
+    """The school with the most decided school-level items of the season already seeded."""
+    with runtime.db.connect() as conn:
+        school = conn.scalar(text("SELECT school_id FROM work_item WHERE role = 'School' AND state = 'completed' "
+                                  "GROUP BY school_id ORDER BY count(*) DESC LIMIT 1"))
+    return Actor(id=1, name="r", role="School", school_id=school, department_id=None,
+                 permissions=seed.ALL_READ_WRITE)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from engine import migration
-from engine.models import AuditEvent, ProcessInstance, ProcessVersion, WorkItem
+from engine.models import AuditEvent, InstanceState, ProcessInstance, ProcessVersion, WorkItem
 from engine.specs import SpecRegistry
 from processes.agreements import services as signing
 from tests.conftest import TERMS, open_items
@@ -135,8 +135,8 @@ def clone(runtime, instance_id: int, copies: int) -> list[int]:
 
 def snapshot(runtime, ids):
     with runtime.Session() as s:
-        rows = s.execute(select(ProcessInstance.id, ProcessInstance.version_id, ProcessInstance.serialized,
-                                ProcessInstance.version, ProcessInstance.status_label)
+        rows = s.execute(select(ProcessInstance.id, ProcessInstance.version_id, InstanceState.data,
+                                ProcessInstance.version, ProcessInstance.status_label).join(ProcessInstance.state)
                          .where(ProcessInstance.id.in_(ids)).order_by(ProcessInstance.id)).all()
         items = s.execute(select(WorkItem.id, WorkItem.instance_id, WorkItem.task_id, WorkItem.state)
                           .where(WorkItem.instance_id.in_(ids)).order_by(WorkItem.id)).all()

@@ -16,9 +16,10 @@ STAFF = ("province", "school", "department")
 
 
 def step_hook(ctx: StepContext) -> None:
-    """PRV-2: the step's graduate is recounted in the step's transaction."""
+    """PRV-2: the step's graduate is recounted in the step's transaction (before it commits, with the other
+    graduates the transaction wrote)."""
     if ctx.instance.graduate_id is not None:
-        stats_domain.refresh_graduates(ctx.session, [ctx.instance.graduate_id])
+        stats_domain.defer_refresh(ctx.session, [ctx.instance.graduate_id])
 
 
 def module() -> ProcessModule:

@@ -1,8 +1,8 @@
 """The admin's instance list: filters parsed from the query string, counts by GROUP BY, paging, CSV rows.
 
 Every parameter is optional; a malformed one is ignored and named in `InstanceFilter.ignored`, never a 500.
-Only the data filter (key=value in the stored workflow data) reads serialized rows: a LIKE prefilter on the
-JSON column narrows the candidates, then the exact check runs in Python over at most DATA_SCAN_LIMIT of them."""
+Only the data filter (key=value in the stored workflow data) reads instance_state rows: they are compressed, so
+the exact check runs in Python over the newest DATA_SCAN_LIMIT candidates of the other filters."""
 from __future__ import annotations
 
 import json
@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.i18n import N_
 from domain.models import Department, Employer, School
-from engine.models import ProcessInstance, ProcessVersion, WorkItem
+from engine.models import InstanceState, ProcessInstance, ProcessVersion, WorkItem
+from engine.serialization import decode_state
 
 PAGE_SIZES = (20, 50, 100, 200)
 DATA_SCAN_LIMIT = 2000  # candidates the data filter checks exactly; the page says so when it is reached
@@ -237,20 +238,17 @@ class Page:
 
 
 def _data_ids(session: Session, f: InstanceFilter, conds: list[ColumnElement[bool]]) -> tuple[list[int], bool]:
-    """Ids of instances whose stored data holds data_key=data_value: LIKE prefilter, then an exact check."""
-    leaf = f.data_key.split(".")[-1]
-    inner = json.dumps(f.data_value, ensure_ascii=False)[1:-1]  # how the value's text appears in the JSON
-    pre = and_(ProcessInstance.serialized.contains(f'"{leaf}":', autoescape=True),
-               ProcessInstance.serialized.contains(inner, autoescape=True))
-    query = (select(ProcessInstance.id, ProcessInstance.serialized).where(*conds, pre)
+    """Ids of instances whose stored data holds data_key=data_value: an exact check of each candidate's state."""
+    query = (select(ProcessInstance.id, InstanceState.data)
+             .join(InstanceState, InstanceState.instance_id == ProcessInstance.id).where(*conds)
              .order_by(ProcessInstance.id.desc()).limit(DATA_SCAN_LIMIT + 1))
     ids: list[int] = []
     limited = False
-    for n, (instance_id, serialized) in enumerate(session.execute(query)):
+    for n, (instance_id, data) in enumerate(session.execute(query)):
         if n >= DATA_SCAN_LIMIT:
             limited = True
             break
-        if data_matches(serialized, f.data_key, f.data_value):
+        if data_matches(decode_state(data), f.data_key, f.data_value):
             ids.append(instance_id)
     return ids, limited
 

@@ -37,7 +37,8 @@ def inbox():
     actor = current_actor()
     f = filters.inbox_filter(request.args, actor)
     visible = POLICY.item_filter(actor)
-    rows, total = inbox_q.page(g.db, visible, f)
+    counts = inbox_q.counts(g.db, visible, f)
+    rows, total = inbox_q.page(g.db, visible, f, total=counts[f.state])
     # ROLE-2: items of read-only areas are listed to view, not to review
     read_only = {pid for pid, area in POLICY.areas.items() if POLICY.permission(actor, area) == RO}
     kinds = filters.kinds()
@@ -48,7 +49,7 @@ def inbox():
     save_form = SaveFilterForm(prefix="save", formdata=None, query=filters.query_string(request.args))
     return render_template(
         "review/inbox.html", rows=rows, total=total, f=f, fargs=fargs, read_only=read_only,
-        counts=inbox_q.counts(g.db, visible, f), kind_counts=inbox_q.kind_counts(g.db, visible, f),
+        counts=counts, kind_counts=inbox_q.kind_counts(g.db, visible, f),
         dept_counts=inbox_q.department_counts(g.db, visible, f) if departments else {},
         labels=inbox_q.current_labels(g.db, rows), kinds=kinds, kind_names=dict(kinds),
         departments=departments, dept_names=dict(departments), pages=last,
