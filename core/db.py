@@ -1,11 +1,13 @@
 """SQLAlchemy 2 base, engine and session factory shared by engine/ and domain/."""
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -51,7 +53,39 @@ def make_engine(url: str) -> Engine:
 
         use_immediate_transactions_on_sqlite(eng)
         return eng
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    eng = create_engine(url, pool_size=10, max_overflow=10)
+    ping_when_idle(eng)
+    return eng
+
+
+PING_AFTER_IDLE_SECONDS = 5.0
+_CHECKED_IN = "gradflow_checked_in"  # ConnectionPoolEntry.info: monotonic time of the last check-in
+
+
+def ping_when_idle(eng: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Pessimistic disconnect handling without a round trip per checkout (issue 11: pool_pre_ping cost one
+    `SELECT 1` per checkout, three per step). A connection idle for `idle_seconds` or more is pinged at checkout,
+    and a dead one is replaced (DisconnectionError makes the pool retry with a fresh connection). A busy
+    connection is not pinged: if the server went away meanwhile, its first statement fails as a disconnect,
+    SQLAlchemy invalidates the pool (every older connection is replaced) and that request answers 503 with
+    Retry-After (webapp._database_unavailable)."""
+
+    @event.listens_for(eng.pool, "checkin")
+    def _checked_in(_dbapi_conn: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(eng.pool, "checkout")
+    def _ping_if_idle(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object) -> None:
+        since = record.info.get(_CHECKED_IN)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new (just connected) or busy: no ping
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_conn.rollback()  # psycopg began a transaction for the ping: end it
+        except Exception as exc:  # noqa: BLE001 - any failure means a dead connection
+            raise DisconnectionError(f"idle connection is gone: {exc}") from exc
 
 
 def make_session_factory(eng: Engine, info: dict[str, object] | None = None) -> sessionmaker[Session]:

@@ -159,18 +159,27 @@ def issue_api_token(session: Session, account: Account, lifetime: timedelta, lab
 
 def valid_api_token(session: Session, token: str, now: datetime | None = None) -> ApiToken | None:
     """The token's row when it is known, not expired, not revoked and its account active; notes its use."""
+    found = valid_api_token_account(session, token, now)
+    return found[0] if found is not None else None
+
+
+def valid_api_token_account(session: Session, token: str,
+                            now: datetime | None = None) -> tuple[ApiToken, Account] | None:
+    """valid_api_token, with the account read in the same statement (keep it referenced: the session's identity
+    map holds objects weakly, so a dropped account would be read again by the next session.get)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     now = now or utcnow()
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    found = session.execute(select(ApiToken, Account).join(Account, Account.id == ApiToken.account_id)
+                            .where(ApiToken.token_hash == token_digest(token))).first()  # one statement (issue 11)
+    if found is None:
         return None
-    account = session.get(Account, row.account_id)
-    if account is None or not account.active:
+    row, account = found
+    if row.revoked_at is not None or row.expires_at <= now or not account.active:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
         row.last_used_at = now  # the caller commits (or drops it: a lost last-use note harms nothing)
-    return row
+    return row, account
 
 
 def account_by_token(session: Session, token: str) -> Account | None:

@@ -17,23 +17,26 @@ CHANNELS = ("email", "sms")
 _SPOOL: dict[str, Path | None] = {"dir": None}
 
 
-def graduate_account(session: Session, graduate_id: int | None) -> Account | None:
+def graduate_and_account(session: Session, graduate_id: int | None) -> tuple[Graduate, Account] | None:
+    """The graduate record and its login account, in one statement (issue 11: three before)."""
     if graduate_id is None:
         return None
-    graduate = session.get(Graduate, graduate_id)
-    if graduate is None:
-        return None
-    return session.scalar(select(Account).where(Account.role == "graduate", Account.id_number == graduate.id_number))
+    found = session.execute(select(Graduate, Account).join(Account, Account.id_number == Graduate.id_number)
+                            .where(Graduate.id == graduate_id, Account.role == "graduate").limit(1)).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+def graduate_account(session: Session, graduate_id: int | None) -> Account | None:
+    found = graduate_and_account(session, graduate_id)
+    return found[1] if found is not None else None
 
 
 def notify_graduate(ctx: StepContext, title: str, body: str = "", *, channels=CHANNELS) -> None:
-    account = graduate_account(ctx.session, ctx.instance.graduate_id)
-    if account is None:
+    found = graduate_and_account(ctx.session, ctx.instance.graduate_id)
+    if found is None:
         return
+    graduate, account = found
     ctx.session.add(Message(account_id=account.id, title=title, body=body, instance_id=ctx.instance.id))
-    graduate = ctx.session.get(Graduate, ctx.instance.graduate_id)
-    if graduate is None:  # graduate_account found it in this transaction: cannot happen
-        return
     for channel in channels:
         address = graduate.email if channel == "email" else graduate.phone
         if address:

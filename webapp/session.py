@@ -6,19 +6,52 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
-from flask import g, request
+from flask import g, has_request_context, request
 from flask_babel import gettext
 from flask_login import UserMixin, current_user
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from core.errors import Conflict, EngineError, Forbidden
 from core.i18n import N_
+from core.masking import mask_id_numbers
 from domain.accounts import actor_for
 from domain.models import AccessLog, Account
 from engine.services import Actor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# the append-only logs (migrations 0018, 0024): a step that writes a row to one of them is audited
+AUDIT_TABLES = frozenset({"audit_event", "setting_change", "access_log", "verification_lookup"})
+AUDITED = "gradflow_audited"  # Session.info: this transaction has flushed an audit row
+
+
+def _audit_rows(session: Session) -> bool:
+    return any(getattr(row, "__tablename__", "") in AUDIT_TABLES for row in session.new)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_audit_rows(session: Session, flush_context, instances) -> None:
+    if AUDITED in session.info and _audit_rows(session):
+        session.info[AUDITED] = True
+
+
+KEEP_LOADED = "gradflow_keep_loaded"  # Session.info: the rows this request's session loaded, kept referenced
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _keep_loaded(session: Session, instance: object) -> None:
+    kept = session.info.get(KEEP_LOADED)
+    if kept is not None:
+        kept.append(instance)
+
+
+def keep_loaded(db: Session) -> None:
+    """Keep every row this (request's) session loads referenced until it closes: the identity map holds rows
+    weakly, so a row read by one part of a request (token and account, work item, graduate) and dropped was
+    read again by the next part's session.get (issue 11). Only for short sessions: one request."""
+    db.info.setdefault(KEEP_LOADED, [])
 
 
 class LoginAccount(UserMixin):
@@ -61,12 +94,26 @@ def is_lock_conflict(exc: BaseException) -> bool:
 
 
 def run_step(fn: Callable[..., T], *args, **kwargs) -> T:
-    """One step = one transaction: begin (taking SQLite's write lock), act, commit; roll back on error."""
+    """One step = one transaction: begin (taking SQLite's write lock), act, commit; roll back on error.
+
+    On SQLite the request's read transaction ends first, so that BEGIN IMMEDIATE takes the write lock. On
+    PostgreSQL the step goes on in the request's transaction (issue 11: one connection checkout and one
+    transaction per API step): what the request read before (token, account, work item) is not read again, and
+    a concurrent step on the same instance still loses on the instance's optimistic version (409). When the
+    request asked for it (`g.respond_in_step`, the API), the answer is built from the step's result before
+    the commit."""
     db = g.db
-    db.rollback()  # end any read transaction; the step reads fresh state
-    db.connection(execution_options={"sqlite_immediate": True})
+    if db.get_bind().dialect.name == "sqlite" or not db.in_transaction():
+        db.rollback()  # end any read transaction; the step reads fresh state
+        db.connection(execution_options={"sqlite_immediate": True})
+    db.info[AUDITED] = False
     try:
         result = fn(db, *args, **kwargs)
+        if not (db.info.get(AUDITED) or _audit_rows(db)):
+            _step_row(db)  # issue 12: every write is in an append-only log, whoever forgot to write one
+        respond = g.get("respond_in_step")
+        if respond is not None:
+            respond(db, result)
         db.commit()
         return result
     except EngineError:
@@ -82,21 +129,41 @@ def run_step(fn: Callable[..., T], *args, **kwargs) -> T:
         raise
 
 
-def log_refusal(reason: str) -> None:
-    """ROLE-1: refusals outside scope are logged (in their own small transaction)."""
+def _account_id() -> int | None:
     try:
         account_id = current_user.id if current_user.is_authenticated else None
     except Exception:  # noqa: BLE001
         account_id = None
+    return account_id or (g.get("api_account").id if g.get("api_account") else None)
+
+
+def _step_row(db) -> None:
+    """The access_log row of a step that wrote no audit row of its own: who, where, which operation."""
+    if has_request_context():
+        db.add(access_row("step", f"{request.method} {request.endpoint}"))
+
+
+def access_row(kind: str, reason: str, account_id: int | None = None) -> AccessLog:
+    """An access event of this request (login, logout, lookup, refusal, step), to add to a transaction."""
+    return AccessLog(account_id=account_id or _account_id(), kind=kind, path=request.path[:300],
+                     reason=mask_id_numbers(reason)[:200])  # a username typed as a 身份证号 is masked (issue 12)
+
+
+def log_access(kind: str, reason: str, account_id: int | None = None) -> None:
+    """An access event in its own small transaction (issue 12)."""
     db = g.db
     try:
         db.rollback()
-        db.add(AccessLog(account_id=account_id or (g.get("api_account").id if g.get("api_account") else None),
-                         path=request.path[:300], reason=reason[:200]))
+        db.add(access_row(kind, reason, account_id))
         db.commit()
     except Exception:  # noqa: BLE001 - logging must never break the answer
         db.rollback()
         log.exception("could not write access log")
+
+
+def log_refusal(reason: str) -> None:
+    """ROLE-1: refusals outside scope are logged (in their own small transaction)."""
+    log_access("refusal", reason)
 
 
 def role_required(*roles: str):

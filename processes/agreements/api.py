@@ -22,7 +22,7 @@ from domain.attachments import check_attachments
 from domain.models import Agreement, AssistLink, Employer, Graduate, Termination
 from engine.models import ProcessInstance, WorkItem
 from forms.describe import describe
-from webapp.api.base import api_blueprint, body, fail, instance_json
+from webapp.api.base import api_blueprint, body, fail, instance_after_step
 from webapp.extensions import limit_employer_registration, limit_graduate_lookup
 from webapp.session import current_actor, log_refusal, run_step
 
@@ -140,7 +140,7 @@ def _draft_flag(data: dict) -> bool:
 
 
 def payload(instance_id: int) -> dict:
-    return instance_json(g.db, g.db.get(ProcessInstance, instance_id), full=True)
+    return instance_after_step(instance_id)  # built in the step's transaction when a step ran (issue 11)
 
 
 def termination_json(t: Termination) -> dict:

@@ -7,20 +7,18 @@ record's instance, work item or agreement, is refused with a clear message (409)
 """
 from __future__ import annotations
 
-import hashlib
-
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from core.db import utcnow
 from core.errors import Conflict, Forbidden
 from domain.accounts import current_graduate
 from domain.cohorts import earlier_record_of, graduate_records, person_record
-from domain.models import Account, Agreement, ApiToken, Graduate, Message
+from domain.models import Account, Agreement, Graduate, Message
 from engine.models import ProcessInstance, WorkItem
 from forms.base import ActionForm
+from webapp.api.base import bearer_token
 from webapp.records import record_context
 from webapp.session import log_refusal, role_required
 
@@ -37,16 +35,11 @@ def read_only_message(record: Graduate, current: Graduate | None) -> str:
 
 
 def _account() -> Account | None:
-    """The request's account: the login session, or a Bearer token (read here without noting its use)."""
+    """The request's account: the login session, or a valid Bearer token."""
     if current_user.is_authenticated:
         return g.db.get(Account, current_user.id)
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and len(header) < 300:
-        digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-        row = g.db.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-        if row is not None and row.revoked_at is None and row.expires_at > utcnow():
-            return g.db.get(Account, row.account_id)
-    return None
+    row = bearer_token()  # looked up once per request, shared with the API's authentication (issue 11)
+    return g.db.get(Account, row.account_id) if row is not None else None
 
 
 def chosen_record(account: Account) -> Graduate | None:
