@@ -243,12 +243,15 @@ class Message(Base):
 
 
 class AccessLog(Base):
-    """Refused out-of-scope requests (ROLE-1) are logged here."""
+    """Append-only (migration 0018) access events, by `kind` (issue 12 must-hold 6): refusal (out of scope, ROLE-1,
+    and refused logins), login, logout, lookup (the public agreement check; verification look-ups have their own
+    verification_lookup), step (a write no audit_event or setting_change row records)."""
 
     __tablename__ = "access_log"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20), default="refusal", server_default="refusal")
     path: Mapped[str] = mapped_column(String(300))
     reason: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings, load_settings, secure_sqlite_file
 from core.db import make_engine, make_session_factory
+from core.masking import install_log_masking
 from core.storage import open_store
 from domain import notify
 from domain.access import POLICY
@@ -66,6 +67,7 @@ def load_modules(extra: Iterable[str] = ()) -> list[ProcessModule]:
 def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModule] | None = None,
                   enqueue: Enqueue | None = None) -> Runtime:
     settings = settings or load_settings()
+    install_log_masking()  # issue 12: no log line of web, worker or CLI holds a full 身份证号
     registry_of_modules = ModuleRegistry(modules if modules is not None else load_modules(settings.extra_modules))
     extensions = registry_of_modules.extensions()
     extensions.add_senders(notify.SENDERS)

@@ -1,5 +1,6 @@
 """The audit log is append-only (issue 12, must-hold 6): the database itself refuses an UPDATE or DELETE of
-audit_event, setting_change and access_log rows (triggers of migration 0018, on SQLite and PostgreSQL),
+audit_event, setting_change and access_log rows (triggers of migration 0018, on SQLite and PostgreSQL) and of
+verification_lookup (0024),
 whatever the application does; only a transaction holding an audit_maintenance row (which the
 application's PostgreSQL role may not write, docs/BACKUP.md) gets through."""
 from __future__ import annotations
@@ -10,11 +11,13 @@ from sqlalchemy.exc import DatabaseError
 
 from domain.models import AccessLog, SettingChange
 from engine.models import AuditEvent, ProcessInstance
+from processes.verification.models import VerificationLookup
 
 CHANGES = {
     "audit_event": ("UPDATE audit_event SET reason = 'rewritten'", "DELETE FROM audit_event"),
     "setting_change": ("UPDATE setting_change SET reason = 'rewritten'", "DELETE FROM setting_change"),
     "access_log": ("UPDATE access_log SET reason = 'rewritten'", "DELETE FROM access_log"),
+    "verification_lookup": ("UPDATE verification_lookup SET reason = 'rewritten'", "DELETE FROM verification_lookup"),
 }
 
 
@@ -32,6 +35,8 @@ def _rows(runtime, world):
         s.add(AuditEvent(instance_id=inst.id, actor_name="测试", action="start"))
         s.add(SettingChange(actor_name="管理员", action="create_account", target="account", target_id=1))
         s.add(AccessLog(path="/x", reason="refused"))
+        s.add(VerificationLookup(client="127.0.0.1", code_digest="0" * 64, via="page", outcome="none",
+                                 reason="unknown"))
         s.commit()
 
 
@@ -86,3 +91,18 @@ def test_postgresql_refuses_truncate_too(runtime, world):
     with pytest.raises(DatabaseError, match="append-only"):
         with runtime.db.begin() as conn:
             conn.execute(text("TRUNCATE audit_event"))
+
+
+def test_every_log_table_is_append_only(runtime):
+    # issue 12 must-hold 6: the list above names every append-only log the application writes
+    from webapp.session import AUDIT_TABLES
+
+    assert set(CHANGES) == set(AUDIT_TABLES)
+    with runtime.db.connect() as conn:
+        if runtime.db.dialect.name == "postgresql":
+            found = {row[0] for row in conn.execute(text(
+                "SELECT event_object_table FROM information_schema.triggers WHERE trigger_name LIKE '%append_only'"))}
+        else:
+            found = {row[0] for row in conn.execute(text(
+                "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%no_delete'"))}
+    assert found == set(AUDIT_TABLES)

@@ -222,3 +222,32 @@ def test_a_rejected_dispute_keeps_the_code(app, runtime, world, make_employer, c
         assert s.scalar(select(SettingChange.action)) == "reject_credit_dispute"
     assert "暂无争议申请" in admin.get("/employer/disputes").get_data(as_text=True)
     assert "claimant" in admin.get("/employer/disputes?status=rejected").get_data(as_text=True)
+
+
+def test_a_province_sees_and_decides_only_its_own_disputes(app, runtime, world, make_employer, client_for):
+    # rule ROLE-1 (issue 12): a dispute belongs to the province of the holder or the applicant (行政区划 code)
+    from domain import seed
+
+    make_employer("holder", name="真实公司", credit_code=credit_code(790))  # division 350203: 福建省
+    _province(runtime, world)
+    with runtime.Session() as s:
+        other = seed.make_province(s, code="330000", name="浙江省")
+        seed.make_account(s, "prov_zj", "province", "浙江省就业主管部门", province_id=other.id)
+        s.commit()
+    _dispute(app, runtime, "claimant")  # the applicant's division is 350203 too
+    with runtime.Session() as s:
+        dispute_id = s.scalar(select(CreditCodeDispute.id))
+    zj, fj = client_for("prov_zj"), client_for("prov")
+    assert "claimant" not in zj.get("/employer/disputes").get_data(as_text=True)
+    assert "claimant" in fj.get("/employer/disputes").get_data(as_text=True)
+    zj.post(f"/employer/disputes/{dispute_id}/approve", data={"note": "越权"})
+    assert "争议申请不存在" in zj.get("/employer/disputes").get_data(as_text=True)  # as if it were missing
+    with runtime.Session() as s:
+        assert s.get(CreditCodeDispute, dispute_id).status == "pending"
+    # the header leads those who decide to the list, and nobody else
+    for username, shown in (("prov", True), ("prov_zj", True), ("admin", True), ("school", False), ("holder", False)):
+        text = client_for(username).get("/", follow_redirects=True).get_data(as_text=True)
+        assert ('id="nav-disputes"' in text) == shown, username
+    assert fj.post(f"/employer/disputes/{dispute_id}/reject", data={"note": "材料不足"}).status_code == 302
+    with runtime.Session() as s:
+        assert s.get(CreditCodeDispute, dispute_id).status == "rejected"

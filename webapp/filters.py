@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.masking import mask_id
 from core.timefmt import china_time
 from domain import dicts
 from domain.accounts import ROLE_NAMES
@@ -10,12 +11,6 @@ from domain.accounts import ROLE_NAMES
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return china_time(value, fmt)  # stored in UTC, shown in Beijing time
-
-
-def mask_id(value: str | None) -> str:
-    if not value or len(value) < 8:
-        return value or ""
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
 
 
 def nav_links() -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from domain.modules import FormSpec, ProcessModule, RecordPart, StartSpec
+from domain.modules import FormSpec, NavLink, ProcessModule, RecordPart, StartSpec
 
 HERE = Path(__file__).resolve().parent
 
@@ -50,4 +50,6 @@ def module() -> ProcessModule:
         openapi_paths=openapi.agreement_paths(),
         openapi_schemas=openapi.agreement_schemas(),
         home_template="agreements/_home.html",
+        # issue 12: the credit-code disputes of employer registration, for those who decide them
+        nav=(NavLink("统一社会信用代码争议", "employer.disputes", ("province", "admin"), element_id="nav-disputes"),),
     )

@@ -146,8 +146,8 @@ def dispute():
 def disputes():
     shown = request.args.get("status", "pending")
     status = shown if shown in ("pending", "approved", "rejected") else "pending"
-    return render_template("employer/disputes.html", rows=registration.disputes(g.db, status), status=status,
-                           form=DisputeDecisionForm())
+    rows = registration.disputes(g.db, g.db.get(Account, current_user.id), status)  # the province's own (ROLE-1)
+    return render_template("employer/disputes.html", rows=rows, status=status, form=DisputeDecisionForm())
 
 
 @bp.route("/disputes/<int:dispute_id>/<any(approve, reject):decision>", methods=["POST"])

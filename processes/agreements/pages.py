@@ -484,7 +484,7 @@ def check():
                       "status": CHECK_STATUS[agreement.status]}
 
         def log(db):
-            db.add(AccessLog(account_id=None, path="/agreements/check",
+            db.add(AccessLog(account_id=None, kind="lookup", path="/agreements/check",
                              reason=f"agreement check {number} {'found' if result else 'none'}"))
 
         run_step(log)

@@ -7,7 +7,8 @@ only once the contact has proved the address with the right code, within 10 minu
 
 A credit code already registered by another account can then be disputed: the province or an admin
 approves (the code moves to the applicant, the former holder's accounts are disabled) or rejects (it
-stays). Each decision is audited as a setting change.
+stays); a provincial user sees and decides only the disputes of its province. Each decision is audited as a
+setting change.
 """
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from domain.accounts import hash_password
 from domain.employer_models import CreditCodeDispute, EmployerRegistration
-from domain.models import Account, Employer, SettingChange
+from domain.models import Account, Employer, Province, SettingChange
 from engine.models import OutboxMessage
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -173,7 +174,10 @@ def decide_dispute(session: Session, dispute_id: int, approve: bool, decider: Ac
     account are created with the code. Reject: nothing moves. Both audited and told to the applicant."""
     now = now or utcnow()
     dispute = session.get(CreditCodeDispute, dispute_id)
-    if dispute is None:
+    scoped = select(CreditCodeDispute.id).join(EmployerRegistration).join(
+        Employer, Employer.id == CreditCodeDispute.holder_employer_id).where(
+        CreditCodeDispute.id == dispute_id, dispute_scope(session, decider))
+    if dispute is None or session.scalar(scoped) is None:  # another province's dispute looks missing (ROLE-1)
         raise NotFound("争议申请不存在")
     if dispute.status != "pending":
         raise Conflict("该争议申请已处理")
@@ -211,11 +215,25 @@ def decide_dispute(session: Session, dispute_id: int, approve: bool, decider: Ac
     return dispute
 
 
-def disputes(session: Session, status: str | None = "pending") -> list[tuple[CreditCodeDispute, EmployerRegistration,
-                                                                             Employer]]:
+def dispute_scope(session: Session, account: Account) -> ColumnElement[bool]:
+    """ROLE-1: a provincial user handles the disputes where the code's holder or the applicant lies in its
+    province (行政区划 codes start with the province's two digits); an admin every dispute; nobody else any."""
+    if account.role == "admin":
+        return true()
+    province = session.get(Province, account.province_id) if account.role == "province" else None
+    if province is None:
+        return CreditCodeDispute.id.is_(None)
+    prefix = province.code[:2]
+    return or_(Employer.division_code.startswith(prefix),
+               EmployerRegistration.fields["division_code"].as_string().startswith(prefix))
+
+
+def disputes(session: Session, viewer: Account, status: str | None = "pending") -> list[
+        tuple[CreditCodeDispute, EmployerRegistration, Employer]]:
     query = (select(CreditCodeDispute, EmployerRegistration, Employer)
              .join(EmployerRegistration, EmployerRegistration.id == CreditCodeDispute.registration_id)
              .join(Employer, Employer.id == CreditCodeDispute.holder_employer_id)
+             .where(dispute_scope(session, viewer))
              .order_by(CreditCodeDispute.id.desc()).limit(200))
     if status:
         query = query.where(CreditCodeDispute.status == status)

@@ -5,7 +5,8 @@ from typing import Any
 
 from flask import g, jsonify
 
-from core.errors import ValidationFailed
+from core.errors import Forbidden, ValidationFailed
+from domain.access import REVIEWER_ROLES
 from engine.models import ProcessInstance, WorkItem
 from webapp.api.base import api_blueprint, body, step_response
 from webapp.api.openapi import _id, _op
@@ -79,6 +80,8 @@ PATHS = {"/instances/{instance_id}/withdraw": {"post": _op("审核前撤回（RE
 def bulk_complete():
     """Approve several review tasks, each its own step; 200 with one result per id (an id outside the caller's
     scope gets the same answer as a missing one, ROLE-1)."""
+    if current_actor().role not in REVIEWER_ROLES:
+        raise Forbidden("无权办理该事项")  # refused before the body is read, like every other role-bound operation
     data = body()
     if data.get("decision", "approve") != "approve":
         raise ValidationFailed("批量办理只能通过（approve）", details={"decision": ["批量办理只能通过"]})

@@ -1,6 +1,7 @@
 """What the admin's sync page and API read and do: counts, the filtered list, "retry now" (audited)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from core.config import sync_url
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.i18n import N_
+from core.masking import mask_id_numbers
 from core.timefmt import iso
 from domain.accounts import ROLE_LANE
 from domain.models import Graduate, SettingChange
@@ -129,13 +131,14 @@ def graduate_id_of(row: OutboxMessage) -> int | None:
 
 
 def row_json(row: OutboxMessage, blocked: bool = False) -> dict[str, Any]:
-    payload = row.payload or {}
+    """One row of the admin's list: the payload as sent, its 身份证号 masked (issue 12, PRV-1)."""
+    payload = json.loads(mask_id_numbers(json.dumps(row.payload or {}, ensure_ascii=False)))
     return {
         "id": row.id, "idempotency_key": str(row.id), "status": status_of(row), "part": payload.get("part"),
         "part_name": PART_NAMES.get(payload.get("part", ""), ""), "sequence": row.sequence,
         "graduate_id": graduate_id_of(row), "graduate": payload.get("graduate"),
-        "change": (payload.get("data") or {}).get("status"), "attempts": row.attempts, "last_error": row.last_error,
-        "created_at": iso(row.created_at), "next_attempt_at": iso(row.available_at) if row.delivered_at is None else None,
+        "change": (payload.get("data") or {}).get("status"), "attempts": row.attempts,
+        "last_error": mask_id_numbers(row.last_error) if row.last_error else row.last_error, "created_at": iso(row.created_at), "next_attempt_at": iso(row.available_at) if row.delivered_at is None else None,
         "delivered_at": iso(row.delivered_at), "gave_up_at": iso(row.failed_at), "waiting_for_earlier": blocked,
         "payload": payload,
     }

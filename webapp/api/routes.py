@@ -34,7 +34,7 @@ from webapp.api.base import api_blueprint, body, fail, instance_json, item_json,
 from webapp.api.openapi import document
 from webapp.extensions import limit_login
 from webapp.json_input import json_body
-from webapp.session import current_actor, log_refusal, run_step
+from webapp.session import access_row, current_actor, log_access, log_refusal, run_step
 
 bp = api_blueprint("api", __name__, public=("token", "openapi"))
 MAX_LABEL = 100
@@ -60,11 +60,16 @@ def token():
     try:
         account = authenticate(g.db, username, password)
     except LoginRefused as exc:
-        log_refusal(exc.log_reason)  # who was tried, never the password (issue 12)
+        log_access("login_failed", exc.log_reason)  # who was tried, never the password (issue 12)
         return fail(exc.message, 401)
     lifetime = timedelta(hours=g.runtime.settings.api_token_hours)
-    value, row = run_step(lambda db: issue_api_token(db, db.get(Account, account.id), lifetime,
-                                                     (label or "").strip() or None))
+    account_id, login = account.id, access_row("login", f"api token {account.username}", account.id)
+
+    def issue(db):
+        db.add(login)  # issue 12: every login is logged, in the step that issues the token
+        return issue_api_token(db, db.get(Account, account_id), lifetime, (label or "").strip() or None)
+
+    value, row = run_step(issue)
     return jsonify(token=value, token_type="Bearer", role=account.role, expires_in=int(lifetime.total_seconds()),
                    **_token_json(row))
 
@@ -110,6 +115,7 @@ def start(process_id: str):
     spec = g.runtime.modules.start(process_id)
     if spec is None:
         return fail("流程不存在", 404)
+    _graduate_actor()  # every start the modules declare is a graduate's: others are refused before the body is read
     return spec.api_start(body())
 
 
@@ -175,6 +181,8 @@ def complete(item_id: int):
     data = body()
     if item.state != "open":
         return fail("该事项已被处理，请刷新后查看最新状态", 409)
+    if not g.runtime.runner.policy.may_complete(current_actor(), item):
+        raise Forbidden("无权办理该事项")  # an admin or a read-only reviewer sees it: refused before the body is read
     spec = g.runtime.modules.form(item.form_key)
     if spec is None or spec.api_complete is None:
         return fail("该事项不能通过接口办理", 400)

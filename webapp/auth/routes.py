@@ -7,7 +7,7 @@ from domain.models import Account
 from forms.auth import LoginForm
 from forms.base import ActionForm
 from webapp.extensions import limit_login
-from webapp.session import SESSION_VERSION_KEY, LoginAccount, log_refusal, run_step
+from webapp.session import SESSION_VERSION_KEY, LoginAccount, access_row, log_access, run_step
 
 bp = Blueprint("auth", __name__)
 
@@ -40,9 +40,10 @@ def login():
             account = authenticate(g.db, form.username.data.strip(), form.password.data)
         except LoginRefused as exc:
             refusal = _(exc.message)  # GRAD-2 explains why a graduate cannot enter
-            log_refusal(exc.log_reason)  # who was tried, never the password (issue 12)
+            log_access("login_failed", exc.log_reason)  # who was tried, never the password (issue 12)
         else:
             login_user(LoginAccount(account))
+            log_access("login", f"login {account.username}", account.id)  # issue 12: every login is logged
             if account.role == "graduate":
                 graduate = current_graduate(g.db, account)
                 if graduate.confirmed_at is None:
@@ -58,8 +59,14 @@ def logout():
     logout_user()
     session.pop(SESSION_VERSION_KEY, None)
     if account_id is not None:
+        row = access_row("logout", "logout", account_id)  # issue 12: logged in the step that ends the sessions
+
+        def end(db):
+            db.add(row)
+            end_sessions(db, account_id)
+
         # Every session of the account ends, copies of this cookie included (issue 12).
-        run_step(lambda db: end_sessions(db, account_id))
+        run_step(end)
     flash("已退出登录")
     return redirect(url_for("auth.login"))
 
