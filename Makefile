@@ -52,6 +52,9 @@ run: $(STAMP) $(MO) $(NPM_STAMP)
 test: $(STAMP) $(MO) $(NPM_STAMP) system-deps
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
+# the 30 slowest tests of each half are listed at its end: where the next minute of `make test` went
+PYTEST_ARGS ?= --durations=30
+
 test-sqlite: $(STAMP) $(NPM_STAMP)
 	GRADFLOW_TEST_DB=sqlite $(BIN)/python -m pytest -m "not one_backend" $(PYTEST_ARGS)
 

@@ -21,6 +21,24 @@ os.environ.setdefault("GRADFLOW_PASSWORD_HASH", "pbkdf2:sha256:1")
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+def _scratch_in_memory() -> None:
+    """Every temporary file of the run (tmp_path, the SQLite databases, the var dirs, the scenario runner's
+    scratch runtimes, the workers' and servers' files) goes to /dev/shm unless TMPDIR is set. On this disk a
+    commit's fsync costs ~3 ms (SQLite's WAL, a stored file), in tmpfs ~0.03 ms, and the suite commits tens
+    of thousands of times. What the tests prove about crashes they prove by killing processes and private
+    clusters (tests/test_faults.py), which tmpfs does not change."""
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if "TMPDIR" not in os.environ and shm.is_dir() and os.access(shm, os.W_OK):
+        os.environ["TMPDIR"] = str(shm)  # the subprocesses (workers, gunicorn, the receiver) too
+        tempfile.tempdir = str(shm)  # gettempdir() may already have answered /tmp
+
+
+_scratch_in_memory()
+
+
 def _cache_url_builders() -> None:
     """Most tests build their own Flask app, and 70 % of create_app is werkzeug compiling the URL
     builders of ~185 rules with ast + compile (~170 ms an app, ~3 min over both suites). The builder
@@ -42,7 +60,71 @@ def _cache_url_builders() -> None:
     rules.Rule._compile_builder = cached
 
 
+def _share_compiled_templates() -> None:
+    """Each new app has its own Jinja environment, and so parsed and compiled every template it renders
+    again (~20 ms a template, the first time each test's app renders it). One in-memory bytecode cache
+    shared by every test app keeps the compiled code; jinja keys it by template name and a hash of its
+    source, so an edited template is compiled anew. Every test app has the same environment options
+    (create_app, Flask-Babel's i18n extension), so the code is the same. Test-only, like the one above."""
+    import flask
+    from jinja2 import BytecodeCache
+
+    class MemoryBytecodeCache(BytecodeCache):
+        def __init__(self) -> None:
+            self.code: dict[tuple[str, str], object] = {}
+
+        def load_bytecode(self, bucket) -> None:
+            code = self.code.get((bucket.key, bucket.checksum))
+            if code is not None:
+                bucket.code = code
+
+        def dump_bytecode(self, bucket) -> None:
+            self.code[(bucket.key, bucket.checksum)] = bucket.code
+
+    shared = MemoryBytecodeCache()
+    original = flask.Flask.create_jinja_environment
+
+    def create_jinja_environment(self):
+        env = original(self)
+        env.bytecode_cache = shared
+        return env
+
+    flask.Flask.create_jinja_environment = create_jinja_environment
+
+
+def _cache_rule_parsing() -> None:
+    """The other half of a rule's compile: werkzeug parses its text into regex parts (~40 % of what
+    create_app still costs with the builders cached). The parts depend only on the text and the map's
+    converter classes; the parse's side effects on the rule (its trace, converters, argument names) are
+    replayed from the first parse. The converter objects are shared between apps: they keep their map but
+    never use it (werkzeug 3.1's converters, webapp.converters.IdConverter). Test-only."""
+    from werkzeug.routing import rules
+
+    original = rules.Rule._parse_rule
+    cache: dict[tuple, tuple] = {}
+
+    def cached(self, rule: str):
+        key = (rule, tuple(sorted(self.map.converters.items())))
+        found = cache.get(key)
+        if found is None:
+            start = len(self._trace)
+            parts = list(original(self, rule))
+            trace = self._trace[start:]
+            names = [name for dynamic, name in trace if dynamic]
+            found = cache[key] = (parts, trace, {name: self._converters[name] for name in names})
+            return iter(parts)
+        parts, trace, converters = found
+        self._trace.extend(trace)
+        self._converters.update(converters)
+        self.arguments.update(converters)
+        return iter(parts)
+
+    rules.Rule._parse_rule = cached
+
+
 _cache_url_builders()
+_cache_rule_parsing()
+_share_compiled_templates()
 TEST_PROCESSES = ROOT / "tests" / "data"
 TEST_MODULE = "tests.modules.testkit"  # test-only handlers and senders for the BPMN in tests/data
 PG_ADMIN_URL = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -67,6 +149,35 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole run (starting Playwright and Chromium costs ~0.6 s); each test
+    takes its own browser contexts from it (new cookies, storage and cache), through tests.test_browser's
+    `browser` fixture."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that drive Chromium run last: Playwright's sync API keeps its event loop set on the main
+    thread while it is started, where asyncio.run (the load and fault tests) would refuse to run, so the
+    one session-wide Chromium starts with the first of them and stops at the end of the run."""
+    items.sort(key=lambda item: "chromium" in getattr(item, "fixturenames", ()))
+
+
 def backend() -> str:
     return os.environ.get("GRADFLOW_TEST_DB", "sqlite")
 
@@ -76,6 +187,8 @@ def _pg_database_url(tmp_name: str) -> str:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{tmp_name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{tmp_name}"'))
+        # a scratch database need not wait for its WAL on disk (~3 ms a commit here); a server crash loses it anyway
+        conn.execute(text(f'ALTER DATABASE "{tmp_name}" SET synchronous_commit = off'))
     admin.dispose()
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + tmp_name
 
@@ -122,6 +235,7 @@ def runtime(settings):
 
 
 TABLES_KEEP = {"process_version", "alembic_version"}
+_SEQUENCES: dict[str, str | None] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -147,9 +261,10 @@ def _clean_tables(request):
         conn.execute(text("DELETE FROM audit_maintenance"))
         if rt.db.dialect.name == "postgresql":  # ids start at 1 again, as with RESTART IDENTITY
             for name in (t for t in tables if t in written and "id" in Base.metadata.tables[t].c):
-                seq = conn.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": name})
-                if seq:
-                    conn.execute(text(f"ALTER SEQUENCE {seq} RESTART"))
+                if name not in _SEQUENCES:  # a table's sequence is looked up once a run
+                    _SEQUENCES[name] = conn.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": name})
+                if _SEQUENCES[name]:
+                    conn.execute(text(f"ALTER SEQUENCE {_SEQUENCES[name]} RESTART"))
 
 
 @pytest.fixture
@@ -259,6 +374,17 @@ def actor(runtime):
             return actor_for(s, s.scalar(select(Account).where(Account.username == username)))
 
     return get
+
+
+def wait_past(moment, margin: float = 0.15) -> None:
+    """Sleep until the real clock is just past `moment` (a timer's due time, an answer deadline): the steps
+    the test ran since it set the moment have used up part of the wait already, unlike a fixed sleep."""
+    import time
+    from datetime import UTC, datetime
+
+    delay = (moment - datetime.now(UTC)).total_seconds() + margin
+    if delay > 0:
+        time.sleep(delay)
 
 
 def open_items(runtime, instance_id: int, role: str | None = None):

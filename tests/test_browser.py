@@ -15,13 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, png_bytes, require_service
+from tests.conftest import ROOT, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.service]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
              locale="zh-CN")
 DESKTOP = dict(viewport={"width": 1280, "height": 900}, locale="zh-CN")
@@ -62,17 +59,11 @@ def live_server(runtime):
 
 
 @pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        require_service("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(chromium):
+    """The session's Chromium (tests.conftest.chromium); a test opens its own contexts in it and closes them."""
+    yield chromium
+    for context in chromium.contexts:  # a context a failed test left open
+        context.close()
 
 
 def _favicon(url: str) -> bool:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from engine.specs import SpecRegistry
 from engine.timers import fire_due_timers
 from processes.destination import services as filing
 from processes.review import services as reviews
-from tests.conftest import ROOT, open_items, with_proof
+from tests.conftest import ROOT, open_items, wait_past, with_proof
 
 
 def _file(runtime, step, actor, username="g1"):
@@ -135,7 +134,7 @@ def test_timer_job_fires_only_due_instances(runtime, step):
     with runtime.Session() as s:
         assert s.get(ProcessInstance, soon.id).next_timer_at is not None
     assert fire_due_timers(runtime.Session, runtime.runner) == 0  # nothing due yet
-    time.sleep(1.3)
+    wait_past(now + timedelta(seconds=1))
     assert fire_due_timers(runtime.Session, runtime.runner) == 1
     with runtime.Session() as s:
         fired = s.get(ProcessInstance, soon.id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
@@ -24,7 +23,7 @@ from domain.seed import DEMO_PASSWORD, credit_code
 from engine.models import AuditEvent, ProcessInstance, WorkItem
 from processes.agreements import services as signing
 from processes.review import services as reviews
-from tests.conftest import OFFLINE, TERMS, open_items, page_without_tokens, png_bytes
+from tests.conftest import OFFLINE, TERMS, open_items, page_without_tokens, png_bytes, wait_past
 
 TABLES = (Employer, Account, ProcessInstance, WorkItem, AuditEvent, Attachment, Agreement, Termination, AssistLink)
 
@@ -333,7 +332,7 @@ def test_accepting_after_the_deadline_via_the_page_is_refused(app, runtime, worl
     inst = step(lambda s: signing.invite(s, runtime.runner, hr, grad.id, TERMS, 1, now=past))
     g1 = client_for("g1")
     assert 'id="accept-invitation"' in g1.get(f"/graduate/records/{inst.id}").get_data(as_text=True)
-    time.sleep(2.2)
+    wait_past(past + timedelta(days=1))
     before = counts(runtime)
     resp = g1.post(f"/graduate/records/{inst.id}/answer", data={"answer": "accept"})
     text = resp.get_data(as_text=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from domain.models import Agreement, EffectiveDestination, Message
 from engine.models import ProcessInstance
 from engine.timers import fire_due_timers
 from processes.agreements import services as signing
-from tests.conftest import TERMS, open_items
+from tests.conftest import TERMS, open_items, wait_past
 
 
 def invite(runtime, step, actor, employer_user, graduate, days=7, now=None):
@@ -145,7 +144,7 @@ def test_invitation_expires_when_the_timer_job_fires(runtime, world, make_gradua
     assert label(runtime, inst.id) == "单位发起邀请 等待应约"
     with runtime.Session() as s:
         assert s.get(ProcessInstance, inst.id).next_timer_at is not None
-    time.sleep(2.2)
+    wait_past(past + timedelta(days=1))
     with pytest.raises(Conflict, match="应约截止时间"):
         answer(runtime, step, actor, "g1", inst.id, "accept")  # before the job runs, accepting is refused
     assert fire_due_timers(runtime.Session, runtime.runner) == 1
@@ -163,7 +162,7 @@ def test_deadline_limits_only_the_answer_not_the_review(runtime, world, make_gra
     past = datetime.now(UTC) - timedelta(days=1, seconds=-2)
     inst = invite(runtime, step, actor, "hr", grad, days=1, now=past)
     answer(runtime, step, actor, "g1", inst.id, "accept")
-    time.sleep(2.2)
+    wait_past(past + timedelta(days=1))
     assert fire_due_timers(runtime.Session, runtime.runner) == 0
     review(runtime, step, actor, "dept_info", inst.id, "approve")
     review(runtime, step, actor, "school", inst.id, "approve")
