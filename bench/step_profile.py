@@ -20,17 +20,11 @@ import sys
 import tempfile
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
-
-from sqlalchemy import event  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
 
 from bench.load import INVITE, machine, populate  # noqa: E402
 from bench.step_cost import API_BODY, PG_ADMIN, pg_admin, table  # noqa: E402
@@ -38,59 +32,11 @@ from core.config import Settings  # noqa: E402
 from gradflow.cli import migrate  # noqa: E402
 from gradflow.runtime import build_runtime  # noqa: E402
 from processes.destination import services as filing  # noqa: E402
+from tests.sql_counter import Counter, Counts  # noqa: E402
 
 PG_DB = "gradflow_bench_profile"
 KINDS = ("destination submit", "department approve", "school approve", "invitation", "answer")
 WARMUP = 3  # flows of each kind run first and not recorded (spec parse, pool, caches)
-
-
-@dataclass
-class Counts:
-    statements: int = 0
-    checkouts: int = 0
-    begins: int = 0
-    commits: int = 0
-    rollbacks: int = 0
-    sql: list[str] = field(default_factory=list)
-
-
-class Counter:
-    """SQL statements, pool checkouts and transactions on one engine, between `start()` and `take()`."""
-
-    def __init__(self, engine: Engine, keep_sql: bool = False):
-        self.now: Counts | None = None
-        self.keep_sql = keep_sql
-
-        @event.listens_for(engine, "before_cursor_execute")
-        def _statement(conn, cursor, statement, parameters, context, executemany):
-            if self.now is not None and not statement.lstrip().upper().startswith("BEGIN"):
-                self.now.statements += 1
-                if self.keep_sql:
-                    self.now.sql.append(" ".join(statement.split())[:160])
-
-        @event.listens_for(engine.pool, "checkout")
-        def _checkout(dbapi_conn, record, proxy):
-            if self.now is not None:
-                self.now.checkouts += 1
-
-        for name in ("begin", "commit", "rollback"):
-            event.listen(engine, name, self._tx(name))
-
-    def _tx(self, name: str):
-        attr = {"begin": "begins", "commit": "commits", "rollback": "rollbacks"}[name]
-
-        def listener(conn):
-            if self.now is not None:
-                setattr(self.now, attr, getattr(self.now, attr) + 1)
-        return listener
-
-    @contextmanager
-    def step(self) -> Iterator[Counts]:
-        self.now = counts = Counts()
-        try:
-            yield counts
-        finally:
-            self.now = None
 
 
 def setup(url: str, var_dir: Path, n: int):
@@ -141,15 +87,17 @@ def run(rt, world, profile_kind: str | None = None, keep_sql: bool = False):
         wid = next(w["id"] for w in inst["work_items"] if w["state"] == "open")
         call(kind, "POST", f"/work-items/{wid}/complete", token, {"decision": "approve"}, recorded)
 
-    for i, (g_file, g_sign) in enumerate(zip(world.filing, world.signing)):
-        recorded = i >= WARMUP
-        inst = call(KINDS[0], "POST", f"/processes/{filing.PROCESS_ID}/instances", g_file.token, API_BODY, recorded)
-        review(inst["id"], g_file.dept, KINDS[1], recorded)
-        review(inst["id"], g_file.school, KINDS[2], recorded)
-        employer = world.employers[i % len(world.employers)]
-        inv = call(KINDS[3], "POST", "/invitations", employer,
-                   {**INVITE, "name": g_sign.name, "id_number": g_sign.id_number}, recorded)
-        call(KINDS[4], "POST", f"/instances/{inv['id']}/answer", g_sign.token, {"answer": "accept"}, recorded)
+    with counter:
+        for i, (g_file, g_sign) in enumerate(zip(world.filing, world.signing)):
+            recorded = i >= WARMUP
+            inst = call(KINDS[0], "POST", f"/processes/{filing.PROCESS_ID}/instances", g_file.token, API_BODY,
+                        recorded)
+            review(inst["id"], g_file.dept, KINDS[1], recorded)
+            review(inst["id"], g_file.school, KINDS[2], recorded)
+            employer = world.employers[i % len(world.employers)]
+            inv = call(KINDS[3], "POST", "/invitations", employer,
+                       {**INVITE, "name": g_sign.name, "id_number": g_sign.id_number}, recorded)
+            call(KINDS[4], "POST", f"/instances/{inv['id']}/answer", g_sign.token, {"answer": "accept"}, recorded)
     return out, profiler
 
 

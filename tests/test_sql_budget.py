@@ -11,14 +11,11 @@ find what the step reads again, or raise the budget in a reviewed change with th
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-
 import pytest
-from sqlalchemy import event
 
 from tests.conftest import TERMS, backend
+from tests.sql_counter import Counter, Counts
+from tests.test_api import token
 
 INVITE = {k: v for k, v in TERMS.items() if k != "job_category_name"} | {"answer_days": 7,
                                                                           "report_deadline": "2026-07-15"}
@@ -46,58 +43,13 @@ BUDGET: dict[str, dict[str, tuple[int, int, int]]] = {
 }
 
 
-@dataclass
-class Count:
-    statements: int = 0
-    transactions: int = 0
-    checkouts: int = 0
-
-
-class Counter:
-    def __init__(self, engine):
-        self.engine, self.now = engine, None
-
-    def _statement(self, conn, cursor, statement, parameters, context, executemany):
-        if self.now is not None and not statement.lstrip().upper().startswith("BEGIN"):
-            self.now.statements += 1
-
-    def _begin(self, conn):
-        if self.now is not None:
-            self.now.transactions += 1
-
-    def _checkout(self, dbapi_conn, record, proxy):
-        if self.now is not None:
-            self.now.checkouts += 1
-
-    def __enter__(self) -> Counter:
-        event.listen(self.engine, "before_cursor_execute", self._statement)
-        event.listen(self.engine, "begin", self._begin)
-        event.listen(self.engine.pool, "checkout", self._checkout)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._statement)
-        event.remove(self.engine, "begin", self._begin)
-        event.remove(self.engine.pool, "checkout", self._checkout)
-
-    @contextmanager
-    def step(self) -> Iterator[Count]:
-        self.now = count = Count()
-        try:
-            yield count
-        finally:
-            self.now = None
-
-
 def _token(client, username: str) -> dict[str, str]:
-    resp = client.post("/api/v1/token", json={"username": username, "password": "demo1234"})
-    assert resp.status_code == 200, resp.json
-    headers = {"Authorization": "Bearer " + resp.json["token"]}
+    headers = token(client, username)
     assert client.get("/api/v1/me", headers=headers).status_code == 200  # its first-use note, outside the steps
     return headers
 
 
-def _flows(client, counter, tokens, grad_filing: str, signing: tuple, results: dict[str, Count] | None) -> None:
+def _flows(client, counter, tokens, grad_filing: str, signing: tuple, results: dict[str, Counts] | None) -> None:
     def call(kind, method, path, headers, body, status):
         with counter.step() as count:
             resp = client.open(path, method=method, json=body, headers=headers)
@@ -132,12 +84,12 @@ def test_each_step_kind_stays_within_its_sql_budget(app, runtime, world, make_gr
     make_employer("hr", name="厦门星海科技有限公司")
     client = app.test_client()
     tokens = {name: _token(client, name) for name in ("dept_info", "school", "hr", *(f"b{i}" for i in range(4)))}
-    results: dict[str, Count] = {}
+    results: dict[str, Counts] = {}
     with Counter(runtime.db) as counter:
         _flows(client, counter, tokens, "b0", ("b1", grads[1]), None)  # warm-up: specs, caches
         _flows(client, counter, tokens, "b2", ("b3", grads[3]), results)
     budget = BUDGET[backend()]
-    measured = {kind: (c.statements, c.transactions, c.checkouts) for kind, c in results.items()}
+    measured = {kind: (c.statements, c.begins, c.checkouts) for kind, c in results.items()}
     over = {kind: (measured[kind], limit) for kind, limit in budget.items()
             if any(m > b for m, b in zip(measured[kind], limit, strict=True))}
     assert not over, f"over budget (measured, budget) as (statements, transactions, checkouts): {over}"
