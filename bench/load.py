@@ -89,7 +89,8 @@ def pct(values: list[float], q: float) -> float:
 
 # -- the stack: real processes ---------------------------------------------------------------------
 class Stack:
-    """Scratch database, private Redis, gunicorn, Celery worker + beat and the sync receiver, as production runs."""
+    """Scratch database, private Redis, gunicorn, Celery worker (+ one on the timers queue) + beat and the sync
+    receiver, as production runs."""
 
     def __init__(self, tmp: Path, *, web_workers: int = 2, threads: int = 4, worker_concurrency: int = 2,
                  poll_seconds: int = 15, beat: bool = True, sync: bool = True, db: str = PG_DB,
@@ -146,12 +147,20 @@ class Stack:
                                                   env, self.tmp / "sync.log")
         self.web = WebServer(env, self.tmp / "gunicorn.log", workers=self.web_workers, threads=self.threads)
         self.procs["web"] = self.web.process
-        self.procs["worker"] = Process(gradflow_command("worker", "--concurrency", str(self.worker_concurrency)),
-                                       env, self.tmp / "worker.log")
+        # as production runs it: the worker on the default and outbox queues, a small one on timers alone
+        self.procs["worker"] = Process(gradflow_command("worker", "--concurrency", str(self.worker_concurrency),
+                                                        "--queues", "celery,outbox"), env, self.tmp / "worker.log")
+        if self.with_beat:
+            self.procs["timer worker"] = Process(gradflow_command("worker", "--concurrency", "1", "--queues",
+                                                                  "timers", "--name", "timers@%h"),
+                                                 env, self.tmp / "timer-worker.log")
         if self.with_beat:
             self.procs["beat"] = Process(gradflow_command("beat"), env, self.tmp / "beat.log")
         self.web.wait_ready()
         wait_until(lambda: "ready" in (self.tmp / "worker.log").read_text(errors="replace"), 60, "celery worker")
+        if "timer worker" in self.procs:
+            wait_until(lambda: "ready" in (self.tmp / "timer-worker.log").read_text(errors="replace"), 60,
+                       "timer worker")
 
     @property
     def base(self) -> str:
@@ -168,12 +177,13 @@ class Stack:
                 out[name] = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 out[name] = []
+        out["worker"] = out.get("worker", []) + out.pop("timer worker", [])  # one part: both workers' trees
         out["postgres"] = pg_backends(self.db)
         out["client"] = [psutil.Process()]
         return out
 
     def stop(self) -> None:
-        for name in ("beat", "worker", "web", "sync receiver"):
+        for name in ("beat", "timer worker", "worker", "web", "sync receiver"):
             if name in self.procs:
                 self.procs.pop(name).stop()
         if self.redis:

@@ -101,20 +101,28 @@ def _kinds(senders: dict[str, Sender]) -> _Kinds:
                   remote={k: s for k, s in remote.items() if k not in off}, off=off)
 
 
-def deliver_pending(session_factory: sessionmaker[Session], senders: dict[str, Sender], *, limit: int = 500) -> int:
-    """Deliver due rows (at most about `limit`); a failing row is retried later with back-off."""
+def deliver_pending(session_factory: sessionmaker[Session], senders: dict[str, Sender], *, limit: int | None = 500,
+                    seconds: float | None = None) -> int:
+    """Deliver due rows, batch after batch, until none is due, `limit` rows were taken or `seconds` passed (the
+    periodic job drains what is due within most of its period, so a peak's backlog does not wait for the next
+    tick 500 rows at a time); a failing row is retried later with back-off."""
     kinds = _kinds(senders)
     delivered = 0
-    budget = limit
-    while budget > 0:
-        done, taken = _deliver_local_batch(session_factory, senders, kinds, min(BATCH, budget))
+    budget = float("inf") if limit is None else limit
+    deadline = None if seconds is None else time.monotonic() + seconds
+
+    def more() -> bool:  # the time budget is checked after each batch: every run takes one batch at least
+        return budget > 0 and (deadline is None or delivered == 0 or time.monotonic() < deadline)
+
+    while more():
+        done, taken = _deliver_local_batch(session_factory, senders, kinds, int(min(BATCH, budget)))
         delivered += done
         budget -= taken
         if taken == 0:
             break
     for kind, sender in kinds.remote.items():
-        while budget > 0:
-            done, taken = _deliver_remote_batch(session_factory, kind, sender, min(REMOTE_BATCH, budget))
+        while more():
+            done, taken = _deliver_remote_batch(session_factory, kind, sender, int(min(REMOTE_BATCH, budget)))
             delivered += done
             budget -= taken
             if taken == 0:

@@ -13,6 +13,9 @@ from celery import Celery
 from core.config import load_settings
 
 settings = load_settings()
+PERIOD = settings.timer_poll_seconds
+DEFAULT_QUEUE, OUTBOX_QUEUE, TIMERS_QUEUE = "celery", "outbox", "timers"
+ALL_QUEUES = f"{DEFAULT_QUEUE},{OUTBOX_QUEUE},{TIMERS_QUEUE}"
 app = Celery("gradflow", broker=settings.celery_broker_url, backend=settings.celery_result_backend or None)
 app.conf.update(
     task_always_eager=settings.celery_eager,
@@ -26,9 +29,20 @@ app.conf.update(
     # outage delivery resumes within about 15 s of the broker's return (bench/faults.py, issue 12).
     broker_connection_max_retries=None,
     timezone="Asia/Shanghai",
+    # Timers and delivery have queues of their own, so a due timer never waits behind a backlog of deliveries,
+    # renders or imports (the 30-minute soak of issue 12 fired only 99 of 280 timers within one period while
+    # they shared one queue). `gradflow worker` consumes every queue; production adds a small worker on
+    # `timers` alone (`gradflow worker --queues timers --concurrency 1`, bench/README.md).
+    task_routes={
+        "gradflow.fire_due_timers": {"queue": TIMERS_QUEUE},
+        "gradflow.deliver_outbox": {"queue": OUTBOX_QUEUE},
+    },
     beat_schedule={
-        "fire-due-timers": {"task": "gradflow.fire_due_timers", "schedule": float(settings.timer_poll_seconds)},
-        "deliver-outbox": {"task": "gradflow.deliver_outbox", "schedule": float(settings.timer_poll_seconds)},
+        # a tick still queued after one period is dropped (`expires`): the next tick does the same work
+        "fire-due-timers": {"task": "gradflow.fire_due_timers", "schedule": float(PERIOD),
+                            "options": {"expires": float(PERIOD)}},
+        "deliver-outbox": {"task": "gradflow.deliver_outbox", "schedule": float(PERIOD),
+                           "options": {"expires": float(PERIOD)}},
         "sweep-storage": {"task": "gradflow.sweep_storage", "schedule": 6 * 3600.0},
     },
 )
@@ -56,7 +70,8 @@ def deliver_outbox_task() -> int:
     from engine.outbox import deliver_pending
 
     rt = runtime()
-    return deliver_pending(rt.Session, rt.extensions.senders)
+    # drain what is due for most of a period (the next tick, if this one is still running, is dropped)
+    return deliver_pending(rt.Session, rt.extensions.senders, limit=None, seconds=0.8 * PERIOD)
 
 
 @app.task(name="gradflow.sweep_storage")

@@ -163,7 +163,11 @@ def cmd_run(args) -> None:
 def cmd_worker(args) -> None:
     from gradflow.celery_app import app
 
-    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}", "--pool=prefork"])
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}", "--pool=prefork",
+            f"--queues={args.queues}"]
+    if args.name:
+        argv.append(f"--hostname={args.name}")
+    app.worker_main(argv)
 
 
 def cmd_beat(_args) -> None:
@@ -214,6 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     run.set_defaults(fn=cmd_run)
     worker = sub.add_parser("worker", help="启动 Celery worker")
     worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--queues", default="celery,outbox,timers",
+                        help="要消费的队列（逗号分隔）；生产环境另起一个只消费 timers 的 worker，定时器不排在投递之后")
+    worker.add_argument("--name", default=None, help="worker 节点名（同一台机器上多个 worker 时使用，例如 timers@%%h）")
     worker.set_defaults(fn=cmd_worker)
     sub.add_parser("beat", help="启动 Celery beat（定时器与发件箱）").set_defaults(fn=cmd_beat)
     recv = sub.add_parser("sync-receiver", help="数据同步的参考接收端（测试与演示用）：按 Idempotency-Key 去重保存")

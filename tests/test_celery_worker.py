@@ -98,11 +98,11 @@ def test_worker_and_beat_fire_timer_and_deliver_outbox(runtime, database_url, tm
         versions_before = s.scalar(select(func.count()).select_from(ProcessVersion)
                                    .where(ProcessVersion.process_id == "timer_outbox"))
 
-    # Messages left in the test broker's default queue by an earlier, aborted run would only
+    # Messages left in the test broker's queues by an earlier, aborted run would only
     # delay this worker (the tasks take no arguments), but drop them anyway.
     import redis
 
-    redis.Redis.from_url(REDIS_URL).delete("celery")
+    redis.Redis.from_url(REDIS_URL).delete("celery", "outbox", "timers")
 
     var_dir = tmp_path / "worker-var"
     env = {

@@ -43,7 +43,7 @@ def test_a_worker_killed_mid_delivery_still_delivers_each_change_exactly_once(
         require_service("Redis", f"nothing listens on {host}:{port} (broker for the sync worker test)")
     import redis
 
-    redis.Redis.from_url(REDIS_URL).delete("celery")  # ticks left by an aborted run
+    redis.Redis.from_url(REDIS_URL).delete("celery", "outbox", "timers")  # ticks left by an aborted run
 
     grads = [make_graduate(f"g{i}") for i in range(6)]
     for g in grads:
