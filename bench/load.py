@@ -147,9 +147,16 @@ class Stack:
                                                   env, self.tmp / "sync.log")
         self.web = WebServer(env, self.tmp / "gunicorn.log", workers=self.web_workers, threads=self.threads)
         self.procs["web"] = self.web.process
-        # as production runs it: the worker on the default and outbox queues, a small one on timers alone
+        # as production runs it: the worker on the default and outbox queues, a small one on timers, and one on
+        # documents (e-agreement renders, ~130 ms each) at a lower CPU priority, since here it shares the cores
+        # with the web processes (production gives it nodes of its own)
         self.procs["worker"] = Process(gradflow_command("worker", "--concurrency", str(self.worker_concurrency),
-                                                        "--queues", "celery,outbox"), env, self.tmp / "worker.log")
+                                                        "--queues", "celery,outbox"),
+                                       env, self.tmp / "worker.log")
+        self.procs["documents worker"] = Process(gradflow_command("worker", "--concurrency", "1", "--queues",
+                                                                  "documents", "--name", "documents@%h",
+                                                                  "--nice", "10"),
+                                                 env, self.tmp / "documents-worker.log")
         if self.with_beat:
             self.procs["timer worker"] = Process(gradflow_command("worker", "--concurrency", "1", "--queues",
                                                                   "timers", "--name", "timers@%h"),
@@ -158,9 +165,10 @@ class Stack:
             self.procs["beat"] = Process(gradflow_command("beat"), env, self.tmp / "beat.log")
         self.web.wait_ready()
         wait_until(lambda: "ready" in (self.tmp / "worker.log").read_text(errors="replace"), 60, "celery worker")
-        if "timer worker" in self.procs:
-            wait_until(lambda: "ready" in (self.tmp / "timer-worker.log").read_text(errors="replace"), 60,
-                       "timer worker")
+        for name in ("timer worker", "documents worker"):
+            if name in self.procs:
+                log = self.tmp / f"{name.replace(' ', '-')}.log"
+                wait_until(lambda log=log: "ready" in log.read_text(errors="replace"), 60, name)
 
     @property
     def base(self) -> str:
@@ -177,13 +185,14 @@ class Stack:
                 out[name] = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 out[name] = []
-        out["worker"] = out.get("worker", []) + out.pop("timer worker", [])  # one part: both workers' trees
+        # one part: every worker's tree (documents is in it: the renders are the worker's work, only later)
+        out["worker"] = [*out.get("worker", []), *out.pop("timer worker", []), *out.pop("documents worker", [])]
         out["postgres"] = pg_backends(self.db)
         out["client"] = [psutil.Process()]
         return out
 
     def stop(self) -> None:
-        for name in ("beat", "timer worker", "worker", "web", "sync receiver"):
+        for name in ("beat", "timer worker", "documents worker", "worker", "web", "sync receiver"):
             if name in self.procs:
                 self.procs.pop(name).stop()
         if self.redis:
@@ -530,6 +539,27 @@ def outbox_backlog(url: str) -> dict[str, int]:
                 OutboxMessage.delivered_at.is_(None), OutboxMessage.failed_at.is_(None))
                 .group_by(OutboxMessage.kind)).all()
         return {k: n for k, n in rows}
+    finally:
+        eng.dispose()
+
+
+def outbox_table(url: str) -> str:
+    """The outbox table as PostgreSQL sees it (live and dead rows, size on disk) and the approved e-agreements
+    without a rendered document yet (issue 11: keep the table small; renders queued on `documents`)."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            live, dead, size = conn.execute(text(
+                "SELECT n_live_tup, n_dead_tup, pg_total_relation_size('outbox_message') FROM pg_stat_user_tables "
+                "WHERE relname = 'outbox_message'")).one()
+            unrendered = conn.execute(text(
+                "SELECT count(*) FROM agreement a WHERE a.status IN ('agreement_approved', 'signed') AND a.kind = 'online' "
+                "AND NOT EXISTS "
+                "(SELECT 1 FROM agreement_document d WHERE d.agreement_id = a.id)")).scalar()
+        return (f"outbox_message: {live:,} live / {dead:,} dead rows, {size / 2**20:.1f} MiB with indexes; "
+                f"approved online agreements not rendered yet: {unrendered}")
     finally:
         eng.dispose()
 
@@ -883,6 +913,7 @@ def run_all(stack: Stack, world: World, args) -> dict:
     wait = 2 * args.poll + 5 if sweep or opened_windows else 0
     time.sleep(wait)
     print(f"\noutbox undelivered {wait} s after the last step: {backlog_text(outbox_backlog(stack.url))}")
+    print(outbox_table(stack.url))
     engine = engine_steps(stack.url, world.engine_users, stack.tmp / "engine-var") if world.engine_users else {}
     if engine and unloaded:
         print_ratio(unloaded, engine, warm=3)

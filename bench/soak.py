@@ -38,6 +38,7 @@ from bench.load import (  # noqa: E402
     machine,
     open_loop,
     outbox_backlog,
+    outbox_table,
     pct,
     populate,
     print_kinds,
@@ -218,7 +219,9 @@ def soak(stack: Stack, flows: Flows, rate: float, minutes: float, expiring: dict
         (f"fired within one timer period ({poll} s) of the deadline", f"{timers['within']} of {timers['due']}"),
         ("lateness p50 / p95 / max (s)", f"{statistics.median(lags):.1f} / {pct(lags, .95):.1f} / {max(lags):.1f}"
          if lags else "-"),
-        ("outbox undelivered at the end", sum(w.backlog.values())),
+        ("outbox undelivered when the load stopped", sum(w.backlog.values())),
+        (f"outbox undelivered {2 * poll + 5} s later", sum(outbox_backlog(stack.url).values())),
+        ("outbox table", outbox_table(stack.url)),
     ]
     table(f"Soak: checks  ({load_avg()})", ("check", "value"), checks, left=2)
     ok = (not res.errors and not timers["stuck"] and not timers["incidents"] and timers["fired"] == timers["due"]

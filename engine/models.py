@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     select,
+    text,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection
@@ -205,6 +206,9 @@ def _audit_cohort(mapper: Any, connection: Connection, event_row: AuditEvent) ->
         select(ProcessInstance.cohort).where(ProcessInstance.id == event_row.instance_id)))
 
 
+OUTBOX_PENDING = "delivered_at IS NULL AND failed_at IS NULL"
+
+
 class OutboxMessage(Base):
     """A side effect written in the step's transaction and delivered later, once.
 
@@ -214,15 +218,21 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_ordering_key_id", "ordering_key", "id"),)
+    __table_args__ = (Index("ix_outbox_message_ordering_key_id", "ordering_key", "id"),
+                      # the backlog only (migration 0026): the deliverer reads it in id order
+                      Index("ix_outbox_message_pending", "id", postgresql_where=text(OUTBOX_PENDING),
+                            sqlite_where=text(OUTBOX_PENDING)),
+                      Index("ix_outbox_message_delivered", "delivered_at",  # the retention purge
+                            postgresql_where=text("delivered_at IS NOT NULL"),
+                            sqlite_where=text("delivered_at IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     instance_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     ordering_key: Mapped[str | None] = mapped_column(String(60))

@@ -16,8 +16,10 @@ Rows with an `ordering_key` go out in id order per key: a row is not taken while
 is undelivered (claimed, failing or given up). On PostgreSQL rows are taken `FOR UPDATE SKIP LOCKED`, so two
 deliverers never take the same row; on SQLite the claim is a `BEGIN IMMEDIATE` transaction.
 
-Retention: delivered rows older than RETENTION are deleted (`purge_delivered`, run by `deliver_pending` at most
-every PURGE_EVERY), except the newest row of each ordering key, which carries the key's last sequence number.
+Retention (`purge_delivered`, run by `deliver_pending` at most every PURGE_EVERY): rows of an ordering key (the
+PRV-3 sync, shown on its page) are deleted RETENTION after delivery, except the newest row of each key, which
+carries the key's last sequence number; every other row (notifications, renders) UNKEYED_RETENTION after it:
+at the peak the outbox takes about 45 rows a second, so it stays a day of notifications, not a season.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ BATCH = 100  # rows per local batch transaction
 BATCH_SECONDS = 0.5  # ... and at most this long (SQLite: the write lock is held meanwhile)
 REMOTE_BATCH = 16  # rows of remote senders claimed and sent side by side
 RETENTION = timedelta(days=30)
+UNKEYED_RETENTION = timedelta(days=1)
 PURGE_EVERY = timedelta(minutes=10)
 _last_purge: dict[str, float] = {}
 
@@ -228,14 +231,21 @@ def retry_now(session: Session, ids: list[int] | None = None) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def purge_delivered(session: Session, retention: timedelta = RETENTION) -> int:
-    """Delete rows delivered more than `retention` ago, keeping the newest row of every ordering key."""
+def purge_delivered(session: Session, retention: timedelta = RETENTION,
+                    unkeyed_retention: timedelta = UNKEYED_RETENTION) -> int:
+    """Delete delivered rows: of an ordering key after `retention` (keeping the newest row of every key), the
+    others after `unkeyed_retention`."""
+    now = utcnow()
     newest = (select(func.max(OutboxMessage.id)).where(OutboxMessage.ordering_key.is_not(None))
               .group_by(OutboxMessage.ordering_key))
-    result = session.execute(delete(OutboxMessage).where(OutboxMessage.delivered_at < utcnow() - retention,
-                                                         OutboxMessage.id.not_in(newest))
-                             .execution_options(synchronize_session=False))
-    return int(getattr(result, "rowcount", 0) or 0)
+    keyed = session.execute(delete(OutboxMessage).where(OutboxMessage.ordering_key.is_not(None),
+                                                        OutboxMessage.delivered_at < now - retention,
+                                                        OutboxMessage.id.not_in(newest))
+                            .execution_options(synchronize_session=False))
+    unkeyed = session.execute(delete(OutboxMessage).where(OutboxMessage.ordering_key.is_(None),
+                                                          OutboxMessage.delivered_at < now - unkeyed_retention)
+                              .execution_options(synchronize_session=False))
+    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (keyed, unkeyed))
 
 
 def _maybe_purge(session_factory: sessionmaker[Session]) -> None:
@@ -250,6 +260,6 @@ def _maybe_purge(session_factory: sessionmaker[Session]) -> None:
             n = purge_delivered(session)
             session.commit()
         if n:
-            log.info("outbox: %s delivered rows older than %s deleted", n, RETENTION)
+            log.info("outbox: %s delivered rows past their retention deleted", n)
     except Exception:  # noqa: BLE001 - retention must never stop delivery
         log.exception("outbox purge failed")

@@ -14,8 +14,8 @@ from core.config import load_settings
 
 settings = load_settings()
 PERIOD = settings.timer_poll_seconds
-DEFAULT_QUEUE, OUTBOX_QUEUE, TIMERS_QUEUE = "celery", "outbox", "timers"
-ALL_QUEUES = f"{DEFAULT_QUEUE},{OUTBOX_QUEUE},{TIMERS_QUEUE}"
+DEFAULT_QUEUE, OUTBOX_QUEUE, TIMERS_QUEUE, DOCUMENTS_QUEUE = "celery", "outbox", "timers", "documents"
+ALL_QUEUES = ",".join((DEFAULT_QUEUE, OUTBOX_QUEUE, TIMERS_QUEUE, DOCUMENTS_QUEUE))
 app = Celery("gradflow", broker=settings.celery_broker_url, backend=settings.celery_result_backend or None)
 app.conf.update(
     task_always_eager=settings.celery_eager,
@@ -36,6 +36,7 @@ app.conf.update(
     task_routes={
         "gradflow.fire_due_timers": {"queue": TIMERS_QUEUE},
         "gradflow.deliver_outbox": {"queue": OUTBOX_QUEUE},
+        "gradflow.render_agreement": {"queue": DOCUMENTS_QUEUE},  # ~130 ms each: never ahead of a delivery
     },
     beat_schedule={
         # a tick still queued after one period is dropped (`expires`): the next tick does the same work

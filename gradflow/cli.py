@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 from datetime import timedelta
@@ -163,6 +164,8 @@ def cmd_run(args) -> None:
 def cmd_worker(args) -> None:
     from gradflow.celery_app import app
 
+    if args.nice:
+        os.nice(args.nice)  # its pool processes inherit it: the machine's steps go first, renders take what is left
     argv = ["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}", "--pool=prefork",
             f"--queues={args.queues}"]
     if args.name:
@@ -218,8 +221,10 @@ def main(argv: list[str] | None = None) -> None:
     run.set_defaults(fn=cmd_run)
     worker = sub.add_parser("worker", help="启动 Celery worker")
     worker.add_argument("--concurrency", type=int, default=2)
-    worker.add_argument("--queues", default="celery,outbox,timers",
+    worker.add_argument("--queues", default="celery,outbox,timers,documents",
                         help="要消费的队列（逗号分隔）；生产环境另起一个只消费 timers 的 worker，定时器不排在投递之后")
+    worker.add_argument("--nice", type=int, default=0,
+                        help="以较低的 CPU 优先级运行（例如只消费 documents 的 worker 与 Web 同机时用 --nice 10）")
     worker.add_argument("--name", default=None, help="worker 节点名（同一台机器上多个 worker 时使用，例如 timers@%%h）")
     worker.set_defaults(fn=cmd_worker)
     sub.add_parser("beat", help="启动 Celery beat（定时器与发件箱）").set_defaults(fn=cmd_beat)

@@ -23,7 +23,7 @@ from domain.access import POLICY
 from domain.blobs import BLOBS
 from domain.modules import ModuleRegistry, ProcessModule
 from engine.runner import Runner
-from engine.services import Extensions
+from engine.services import Extensions, Offloaded
 from engine.specs import SpecRegistry
 
 Enqueue = Callable[..., None]
@@ -76,7 +76,11 @@ def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModu
     db = make_engine(settings.database_url)
     POLICY.use_areas(registry_of_modules.process_areas())  # ROLE-2: which area each process belongs to
     registry = SpecRegistry(registry_of_modules.bpmn_dirs())
+    enqueue = enqueue or _celery_enqueue
+    if not settings.celery_eager:  # production: offloaded senders hand their work to the task queue
+        extensions.senders.update({kind: sender.bound(enqueue) for kind, sender in extensions.senders.items()
+                                   if isinstance(sender, Offloaded)})
     runner = Runner(registry, extensions, POLICY, script_time_limit=settings.script_time_limit_seconds)
     blobs = open_store(settings.storage_url, settings.var_dir)
     return Runtime(settings=settings, db=db, Session=make_session_factory(db, {BLOBS: blobs}), registry=registry, runner=runner,
-                   modules=registry_of_modules, extensions=extensions, enqueue=enqueue or _celery_enqueue)
+                   modules=registry_of_modules, extensions=extensions, enqueue=enqueue)

@@ -43,6 +43,32 @@ def test_signed_agreement_pdf_names_the_parties_position_and_number(runtime, wor
         assert s.scalar(select(func.count()).select_from(AgreementDocument)) == 1
 
 
+def test_in_production_the_deliverer_queues_the_render_instead_of_rendering(runtime, world, make_graduate,
+                                                                            make_employer, step, actor):
+    # rules DOC-1, ONL-6: with tasks not eager the approved agreement's render row becomes one
+    # `gradflow.render_agreement` task (queue documents): the deliverer renders nothing, the task does
+    from dataclasses import replace
+
+    from gradflow.runtime import build_runtime
+
+    grad = make_graduate("g1")
+    make_employer("hr")
+    a = signed_online(runtime, step, actor, "g1", grad)
+    queued: list[tuple] = []
+    prod = build_runtime(replace(runtime.settings, celery_eager=False), enqueue=lambda *args: queued.append(args))
+    try:
+        assert outbox.deliver_pending(prod.Session, prod.extensions.senders, limit=None) >= 1
+    finally:
+        prod.db.dispose()
+    assert queued == [("gradflow.render_agreement", a.id)]
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(AgreementDocument)) == 0
+        agreement_pdf.render_and_cache(s, a.id)  # what the task runs
+        s.commit()
+        assert s.scalar(select(func.count()).select_from(AgreementDocument)) == 1
+    assert runtime.extensions.senders["agreement.render_pdf"].enqueue is None  # the embedded runtime: inline
+
+
 def test_pdf_is_readable_by_the_parties_and_reviewers_only(runtime, world, make_graduate, make_employer, step, actor):
     # rules DOC-1, ROLE-1
     grad = make_graduate("g1")

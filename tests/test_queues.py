@@ -17,8 +17,8 @@ def test_timers_and_delivery_are_routed_to_their_own_queues_and_stale_ticks_expi
     assert route({}, "gradflow.fire_due_timers")["queue"].name == "timers"
     assert route({}, "gradflow.deliver_outbox")["queue"].name == "outbox"
     assert route({}, "gradflow.import_graduates")["queue"].name == "celery"
-    assert route({}, "gradflow.render_agreement")["queue"].name == "celery"
-    assert set(ALL_QUEUES.split(",")) == {"celery", "outbox", "timers"}
+    assert route({}, "gradflow.render_agreement")["queue"].name == "documents"
+    assert set(ALL_QUEUES.split(",")) == {"celery", "outbox", "timers", "documents"}
     for name in ("fire-due-timers", "deliver-outbox"):
         entry = app.conf.beat_schedule[name]
         assert entry["schedule"] == PERIOD and entry["options"]["expires"] == PERIOD
@@ -32,7 +32,7 @@ def test_the_worker_command_consumes_every_queue_unless_told_otherwise(monkeypat
     monkeypatch.setattr(celery_app.app, "worker_main", lambda argv: seen.append(argv))
     cli.main(["worker"])
     cli.main(["worker", "--queues", "timers", "--concurrency", "1", "--name", "timers@%h"])
-    assert "--queues=celery,outbox,timers" in seen[0] and not any(a.startswith("--hostname") for a in seen[0])
+    assert "--queues=celery,outbox,timers,documents" in seen[0] and not any(a.startswith("--hostname") for a in seen[0])
     assert "--queues=timers" in seen[1] and "--concurrency=1" in seen[1] and "--hostname=timers@%h" in seen[1]
 
 
@@ -66,3 +66,65 @@ def test_the_delivery_job_stops_at_its_time_budget_and_leaves_the_rest_due(runti
     assert 1 <= done <= outbox.BATCH and _pending(runtime) == 350 - done
     assert outbox.deliver_pending(runtime.Session, senders, limit=None) == 350 - done
     assert _pending(runtime) == 0
+
+
+
+def test_delivered_notifications_are_purged_after_a_day_and_sync_rows_after_their_retention(runtime):
+    # rule NOTE-2: the outbox holds a day of delivered notifications, not a season; keyed (sync) rows keep 30 days
+    from datetime import timedelta
+
+    from core.db import utcnow
+
+    now = utcnow()
+    with runtime.Session() as s:
+        s.execute(insert(OutboxMessage), [
+            {"kind": "test.count", "payload": {}, "delivered_at": now - timedelta(hours=25)},  # purged
+            {"kind": "test.count", "payload": {}, "delivered_at": now - timedelta(hours=23)},  # kept: under a day
+            {"kind": "test.count", "payload": {}},  # pending: never purged
+            {"kind": "test.sync", "payload": {}, "ordering_key": "g:1", "sequence": 1,
+             "delivered_at": now - timedelta(days=2)},  # kept: a keyed row's retention is 30 days
+        ])
+        assert outbox.purge_delivered(s) == 1
+        s.commit()
+        left = s.execute(select(OutboxMessage.kind, OutboxMessage.delivered_at.is_(None))
+                         .order_by(OutboxMessage.id)).all()
+    assert [tuple(r) for r in left] == [("test.count", False), ("test.count", True), ("test.sync", False)]
+
+
+def test_the_deliverers_query_reads_the_pending_index(runtime):
+    # rule NOTE-2: the due rows come from the partial index of the backlog (migration 0026), not from a scan of
+    # every row ever delivered
+    from sqlalchemy import text
+
+    from core.db import utcnow
+
+    _rows(runtime, 50)
+    with runtime.Session() as s:
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            s.execute(text("ANALYZE outbox_message"))
+            s.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: ask which index serves the query
+        query = outbox._due(utcnow()).limit(100)
+        sql = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+        prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+        plan = " ".join(str(r[-1]) for r in s.execute(text(prefix + sql)))
+    assert "ix_outbox_message_pending" in plan, plan
+
+
+def test_the_retention_purge_reads_the_delivered_index(runtime):
+    # rule NOTE-2: `delivered_at < cutoff` can read the partial index of the delivered rows (it implies NOT NULL)
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from core.db import utcnow
+
+    cutoff = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    with runtime.Session() as s:
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            s.execute(text("SET LOCAL enable_seqscan = off"))
+        prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+        plan = " ".join(str(r[-1]) for r in s.execute(text(
+            f"{prefix}SELECT id FROM outbox_message WHERE delivered_at < '{cutoff}'")))
+    assert "ix_outbox_message_delivered" in plan and "ix_outbox_message_pending" not in plan, plan

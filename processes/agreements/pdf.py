@@ -1,7 +1,8 @@
 """The e-agreement PDF of one agreement (DOC-1): its context, its cache, and who may read it.
 
-Rendering runs as a Celery task (outbox kind `agreement.render_pdf`, written by the
-step that approves the agreement); the result is cached per content key, so a
+Rendering runs from the outbox (kind `agreement.render_pdf`, written by the step that approves the
+agreement): inline in the embedded default, as the task `gradflow.render_agreement` on the `documents`
+queue in production, so renders never hold up notifications; the result is cached per content key, so a
 change of fields, number or template renders again and an unchanged one never does.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from domain import blobs, dicts
 from domain.access import POLICY
 from domain.models import Agreement, AgreementDocument, Employer, Graduate
 from engine.models import OutboxMessage
-from engine.services import Actor, Sender
+from engine.services import Actor, Offloaded, Sender
 
 from .documents import render_agreement_pdf, template_version
 
@@ -125,4 +126,7 @@ def render_from_outbox(row: OutboxMessage, session: Session) -> None:
     render_and_cache(session, row.payload["agreement_id"])
 
 
-SENDERS: dict[str, Sender] = {"agreement.render_pdf": render_from_outbox}
+# production: the deliverer queues `gradflow.render_agreement` (queue `documents`) instead of rendering
+SENDERS: dict[str, Sender] = {"agreement.render_pdf": Offloaded("gradflow.render_agreement",
+                                                                lambda row: (row.payload["agreement_id"],),
+                                                                inline=render_from_outbox)}
