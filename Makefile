@@ -47,8 +47,9 @@ run: $(STAMP) $(MO) $(NPM_STAMP)
 	$(BIN)/gradflow run
 
 # The SQLite and PostgreSQL suites run side by side, one per core; each one's output is printed whole
-# when it ends. The browser tests run on SQLite only, the backend-independent ones (`one_backend`: scenario
-# files, the permission matrix) on PostgreSQL only, so both halves take about as long.
+# when it ends. The browser tests and some backend-independent ones (`sqlite_half`: the permission matrix, the
+# route sweep) run on SQLite only, others (`one_backend`: scenario files, schema checks, the real worker and
+# broker faults) on PostgreSQL only, so both halves take about as long.
 test: $(STAMP) $(MO) $(NPM_STAMP) system-deps
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
@@ -59,7 +60,7 @@ test-sqlite: $(STAMP) $(NPM_STAMP)
 	GRADFLOW_TEST_DB=sqlite $(BIN)/python -m pytest -m "not one_backend" $(PYTEST_ARGS)
 
 test-postgresql: $(STAMP) $(NPM_STAMP)
-	GRADFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+	GRADFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -m "not browser and not sqlite_half" $(PYTEST_ARGS)
 
 RUFF_PATHS := core engine domain forms processes webapp gradflow tests bench tools
 MYPY_PATHS := core engine domain forms processes webapp gradflow

@@ -30,7 +30,7 @@ from domain.seed import DEMO_PASSWORD
 from tests.conftest import TERMS, png_bytes, with_proof
 from webapp.extensions import limiter
 
-pytestmark = pytest.mark.one_backend  # the policy answers the same on both backends (test_scope keeps PostgreSQL)
+pytestmark = pytest.mark.sqlite_half  # the policy answers the same on both backends (test_scope keeps PostgreSQL)
 
 NAME = "甲某某"  # graduate A's name: in no answer to a foreign actor
 MISSING = 999999

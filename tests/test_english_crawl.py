@@ -21,7 +21,7 @@ from domain.seed import DEMO_PASSWORD, seed_demo
 from engine.models import ProcessVersion
 from tests.conftest import TERMS, png_bytes
 
-pytestmark = pytest.mark.one_backend
+pytestmark = pytest.mark.sqlite_half
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 TEST_BPMN = Path(__file__).parent / "data"

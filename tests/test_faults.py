@@ -209,6 +209,7 @@ def run_broker_outage(runtime, database_url: str, var_dir: Path, work_dir: Path,
 
 
 @pytest.mark.service
+@pytest.mark.one_backend  # production-only (a real broker and worker; the embedded default has neither)
 def test_the_broker_stopped_steps_go_on_and_delivery_resumes_exactly_once(runtime, database_url, settings, world,
                                                                           make_graduate, actor, tmp_path):
     # rules REV-2, NOTE-1: every approval tells the graduate (message, SMS and e-mail through the outbox)

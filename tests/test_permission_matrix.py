@@ -20,7 +20,7 @@ from sqlalchemy import select
 from domain.models import Account, Department, Graduate, Province, School
 from tests.conftest import page_without_tokens, with_proof
 
-pytestmark = pytest.mark.one_backend  # the policy answers the same on both backends; tests/test_scope.py keeps ROLE-1 on PostgreSQL
+pytestmark = pytest.mark.sqlite_half  # the policy answers the same on both backends; tests/test_scope.py keeps ROLE-1 on PostgreSQL
 
 AREAS = ("basic", "archive", "hukou")
 PERMS = ("rw", "ro", "none")

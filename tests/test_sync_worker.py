@@ -23,7 +23,8 @@ from tests.conftest import REDIS_URL, port_open, require_service
 from tests.test_celery_worker import _gradflow_command, _read, _start, _stop
 from tests.test_sync import Receiver
 
-pytestmark = pytest.mark.usefixtures("world")
+# production-only: a real worker on a real broker (the embedded default delivers in-process): PostgreSQL half
+pytestmark = [pytest.mark.usefixtures("world"), pytest.mark.one_backend]
 WAIT_SECONDS = 60
 
 
