@@ -162,12 +162,17 @@ def cmd_run(args) -> None:
 
 
 def cmd_worker(args) -> None:
-    from gradflow.celery_app import app
+    from gradflow.celery_app import ALL_QUEUES, app
 
+    known = ALL_QUEUES.split(",")
+    asked = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = [q for q in asked if q not in known]
+    if not asked or unknown:  # a typo would consume a queue nobody sends to, silently
+        sys.exit(f"未知的队列：{'，'.join(unknown) or '（空）'}；可用的队列：{'，'.join(known)}")
     if args.nice:
         os.nice(args.nice)  # its pool processes inherit it: the machine's steps go first, renders take what is left
     argv = ["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}", "--pool=prefork",
-            f"--queues={args.queues}"]
+            f"--queues={','.join(asked)}"]
     if args.name:
         argv.append(f"--hostname={args.name}")
     app.worker_main(argv)

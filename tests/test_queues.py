@@ -3,6 +3,7 @@ the soak fired only 99 of 280 timers within one period while timers queued behin
 job delivered at most 500 rows per 15 s tick, about 33 rows a second, whatever the backlog)."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from engine import outbox
@@ -34,6 +35,9 @@ def test_the_worker_command_consumes_every_queue_unless_told_otherwise(monkeypat
     cli.main(["worker", "--queues", "timers", "--concurrency", "1", "--name", "timers@%h"])
     assert "--queues=celery,outbox,timers,documents" in seen[0] and not any(a.startswith("--hostname") for a in seen[0])
     assert "--queues=timers" in seen[1] and "--concurrency=1" in seen[1] and "--hostname=timers@%h" in seen[1]
+    with pytest.raises(SystemExit) as refused:  # a typo is refused, not a worker on a queue nobody sends to
+        cli.main(["worker", "--queues", "timer"])
+    assert "未知的队列：timer" in str(refused.value.code) and len(seen) == 2
 
 
 def _rows(runtime, n: int) -> None:
