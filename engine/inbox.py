@@ -30,6 +30,10 @@ SORTS: dict[str, tuple[tuple[Any, bool], ...]] = {
 }
 DEFAULT_SORT = {"open": "created", "completed": "-completed"}
 STATES = ("open", "completed", "cancelled")  # a work item's states (engine.models.WorkItem.state)
+# The inbox page counts decided items up to this many and shows "1000+": the open work of a scope is bounded,
+# its history is not (the largest school's 15,669 decided items at 1,000,000 instances were three 4 ms counts
+# a page, growing with every season). The API keeps exact counts.
+DECIDED_CAP = 1000
 # the query-string names of a filter (page excluded: a link to another page sets its own)
 FILTER_ARGS = ("state", "kind", "dept", "type", "from", "to", "q", "sort", "size")
 
@@ -148,15 +152,24 @@ def current_labels(session: Session, rows: list[WorkItem]) -> dict[int, str]:
                                 .where(ProcessInstance.id.in_(ids))).tuples().all())
 
 
-def counts(session: Session, visible: ColumnElement[bool], f: InboxFilter | None = None) -> dict[str, int]:
+def counts(session: Session, visible: ColumnElement[bool], f: InboxFilter | None = None, *,
+           cap: int | None = None) -> dict[str, int]:
     """Items per state, under every other filter of `f` (none: the whole scope). The states are named, so the
     scope's index is read as one range per state (role, state, scope ...) and, its other columns included
-    (migration 0023), without visiting the table."""
+    (migration 0023), without visiting the table. With `cap`, open items are counted exactly and each decided
+    state only up to cap + 1 (more than `cap`: the page shows "cap+")."""
     base = _filtered(visible, f) if f is not None else select(WorkItem).where(visible, WorkItem.optional.is_(False))
-    sub = base.where(WorkItem.state.in_(STATES)).subquery()
-    rows = session.execute(select(sub.c.state, func.count()).group_by(sub.c.state)).all()
     result = dict.fromkeys(STATES, 0)
-    result.update({state: n for state, n in rows})
+    if cap is None:
+        sub = base.where(WorkItem.state.in_(STATES)).subquery()
+        result.update({state: n for state, n in session.execute(select(sub.c.state, func.count())
+                                                                  .group_by(sub.c.state)).all()})
+        return result
+    for state in STATES:
+        query = base.with_only_columns(WorkItem.id).where(WorkItem.state == state)
+        if state != "open":
+            query = query.limit(cap + 1)
+        result[state] = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     return result
 
 

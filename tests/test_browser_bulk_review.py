@@ -25,7 +25,8 @@ def _taps_too_small(page, selector: str) -> list[str]:
 
 
 def test_reviewer_bulk_approves_20_items_and_the_phone_shows_cards(live_server, browser, world,  # noqa: F811
-                                                                   make_graduate, step, actor, runtime):
+                                                                   make_graduate, step, actor, runtime,
+                                                                   monkeypatch):
     # rules REV-2, ROLE-1: each of the 20 is its own audited step; the result page lists every item
     from playwright.sync_api import expect
 
@@ -96,6 +97,18 @@ def test_reviewer_bulk_approves_20_items_and_the_phone_shows_cards(live_server, 
         assert not _taps_too_small(page, "#pager a, #pager b"), "pager"
         expect(page.locator("#inbox td.decision").first).to_have_text("通过")
         rec.shot(page, "phone_completed_cards")
+        # issue 11: past DECIDED_CAP decided items the tab says "cap+", the pager goes one page on, no 末页
+        from engine import inbox
+
+        monkeypatch.setattr(inbox, "DECIDED_CAP", 5)
+        page.goto(live_server + "/review/inbox?state=completed&size=20")
+        expect(page.locator("#count-completed b")).to_have_text("5+")
+        expect(page.locator("#inbox-total")).to_contain_text("5+")
+        expect(page.locator("#pager a[rel=next]")).to_be_visible()
+        expect(page.locator("#pager a[rel=last]")).to_have_count(0)
+        assert not _taps_too_small(page, "#pager a, #pager b, #kind-counts a"), "capped pager and chips"
+        rec.shot(page, "phone_completed_capped")
+        monkeypatch.undo()
         page.goto(live_server + f"/review/items/{open_items(runtime, instances[-1], 'Department')[0].id}")
         assert not _taps_too_small(page, "label.tap.choice, #submit-review"), "choices"
         rec.shot(page, "phone_review_choices")

@@ -241,6 +241,50 @@ def test_completed_list_shows_decision_time_and_current_status(runtime, world, m
     assert re.search(r'data-label="审核时间" class="muted">\d{4}-\d{2}-\d{2} \d{2}:\d{2}', approved)
 
 
+def test_decided_counts_stop_at_the_cap_and_open_counts_stay_exact(runtime, world, make_graduate, step, actor,
+                                                                    client_for, monkeypatch):
+    # rules REV-1, ROLE-1: past DECIDED_CAP decided items the page says "cap+", the chips are filters without
+    # numbers and the pager goes one page on (no 末页); the open counts and the API's counts stay exact
+    ids = _file(runtime, step, actor, make_graduate, "cap", 3)
+    dept = actor("dept_info")
+    _approve(runtime, step, dept, ids[:2])
+    decided = ids[:2]
+    monkeypatch.setattr(inbox, "DECIDED_CAP", 5)
+    visible = POLICY.item_filter(dept)
+    with runtime.Session() as s:
+        s.execute(update(WorkItem).where(WorkItem.id.in_(decided)).values(subject_name="已审核者"))
+        s.commit()
+    _clone_items(runtime, decided, 10)  # 12 decided items in all, 1 open
+    with runtime.Session() as s:
+        f = inbox.InboxFilter(state="completed")
+        assert inbox.counts(s, visible, f, cap=5) == {"open": 1, "completed": 6, "cancelled": 0}  # 6 = cap + 1
+        assert inbox.counts(s, visible, f) == {"open": 1, "completed": 12, "cancelled": 0}  # exact without a cap
+    client = client_for("dept_info")
+    html = client.get("/review/inbox?state=completed&size=20").get_data(as_text=True)
+    assert re.search(r'id="count-completed"[^>]*>已审核 <b>5\+</b>', html)
+    assert re.search(r'id="count-open"[^>]*>待审核 <b>1</b>', html)
+    assert "共 5+ 条" in html and 'rel="last"' not in html
+    chips = re.search(r'id="kind-counts".*?</p>', html, re.S).group(0)
+    assert "<b>" not in chips and 'data-kind="destination_filing"' in chips
+    assert html.count("<tr data-item=") == 12  # the page itself is whole
+    # a page of 5 of the 12: the pager offers the next page, which has rows, and the last page ends it
+    first = client.get("/review/inbox?state=completed&size=20&page=1").get_data(as_text=True)
+    assert 'rel="next"' not in first  # 12 rows fit on a page of 20: no next page
+    monkeypatch.setattr(inbox, "PAGE_SIZES", (5, 20, 50))
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 5)
+    one = client.get("/review/inbox?state=completed&size=5").get_data(as_text=True)
+    assert 'rel="next"' in one and one.count("<tr data-item=") == 5
+    three = client.get("/review/inbox?state=completed&size=5&page=3").get_data(as_text=True)
+    assert three.count("<tr data-item=") == 2 and 'rel="next"' not in three
+    # the open tab: exact numbers on every chip
+    opened = client.get("/review/inbox").get_data(as_text=True)
+    assert re.search(r'data-kind="destination_filing"[^>]*>其他毕业去向登记 <b>1</b>', opened)
+    assert re.search(r'id="count-completed"[^>]*>已审核 <b>5\+</b>', opened)
+    api = client.get("/api/v1/work-items?state=completed").get_json()
+    assert api["counts"]["state"] == {"open": 1, "completed": 12, "cancelled": 0}
+    assert api["counts"]["kind"] == {"destination_filing": 12}
+
+
 def test_bulk_approve_each_its_own_step_and_scope(runtime, world, make_graduate, step, actor, client_for):
     # rules REV-2, ROLE-1: each item its own audited step; a failure stops nobody; another school's id is
     # refused exactly like a missing one

@@ -37,20 +37,24 @@ def inbox():
     actor = current_actor()
     f = filters.inbox_filter(request.args, actor)
     visible = POLICY.item_filter(actor)
-    counts = inbox_q.counts(g.db, visible, f)
+    cap = inbox_q.DECIDED_CAP
+    counts = inbox_q.counts(g.db, visible, f, cap=cap)
     rows, total = inbox_q.page(g.db, visible, f, total=counts[f.state])
+    # more decided items than the cap: "1000+", chips without numbers, and a pager that goes one page on
+    capped = f.state != "open" and total > cap
     # ROLE-2: items of read-only areas are listed to view, not to review
     read_only = {pid for pid, area in POLICY.areas.items() if POLICY.permission(actor, area) == RO}
     kinds = filters.kinds()
     departments = filters.departments(actor)
-    last = inbox_q.pages(total, f)
+    last = inbox_q.pages(total, f) if not capped else max(1, f.page + (1 if len(rows) == f.size else 0))
     saved = filters.saved_filters(actor)
     fargs = filters.filter_args(request.args)
     save_form = SaveFilterForm(prefix="save", formdata=None, query=filters.query_string(request.args))
     return render_template(
         "review/inbox.html", rows=rows, total=total, f=f, fargs=fargs, read_only=read_only,
-        counts=counts, kind_counts=inbox_q.kind_counts(g.db, visible, f),
-        dept_counts=inbox_q.department_counts(g.db, visible, f) if departments else {},
+        counts=counts, cap=cap, capped=capped,
+        kind_counts=inbox_q.kind_counts(g.db, visible, f) if not capped else None,
+        dept_counts=(inbox_q.department_counts(g.db, visible, f) if not capped else None) if departments else {},
         labels=inbox_q.current_labels(g.db, rows), kinds=kinds, kind_names=dict(kinds),
         departments=departments, dept_names=dict(departments), pages=last,
         window=inbox_q.window(min(f.page, last), last), page_sizes=inbox_q.PAGE_SIZES,
