@@ -136,3 +136,28 @@ def test_the_retention_purge_reads_the_delivered_index(runtime):
         plan = " ".join(str(r[-1]) for r in s.execute(text(
             f"{prefix}SELECT id FROM outbox_message WHERE delivered_at < '{cutoff}'")))
     assert "ix_outbox_message_delivered" in plan and "ix_outbox_message_pending" not in plan, plan
+
+
+def test_with_autovacuum_off_the_deliverer_vacuums_the_outbox_itself(runtime, monkeypatch):
+    # rule NOTE-2: delivered marks leave dead row versions; where the server's autovacuum is off the deliverer
+    # vacuums the table (at most once a minute), so they do not pile up
+    from sqlalchemy import text
+
+    if runtime.db.dialect.name != "postgresql":
+        pytest.skip("VACUUM and autovacuum are PostgreSQL's; SQLite reuses its pages")  # the PostgreSQL half runs it
+    monkeypatch.setattr(outbox, "_last_vacuum", {})
+    monkeypatch.setattr(outbox, "_autovacuum_on", {str(runtime.db.url): False})  # as on this machine's server
+    senders = {**runtime.extensions.senders, "test.count": lambda row, _s: None}
+    _rows(runtime, 300)
+
+    def vacuumed() -> int:
+        with runtime.db.connect() as conn:
+            return conn.execute(text("SELECT vacuum_count FROM pg_stat_user_tables "
+                                     "WHERE relname = 'outbox_message'")).scalar() or 0
+
+    before = vacuumed()
+    assert outbox.deliver_pending(runtime.Session, senders, limit=None) == 300
+    assert vacuumed() == before + 1
+    _rows(runtime, 10)
+    assert outbox.deliver_pending(runtime.Session, senders, limit=None) == 10
+    assert vacuumed() == before + 1  # not again within VACUUM_EVERY
