@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from datetime import datetime
 
@@ -21,17 +22,20 @@ BATCH = 25
 
 
 def fire_due_timers(session_factory: sessionmaker[Session], runner: Runner, *, now: datetime | None = None,
-                    limit: int = 1000, batch: int = BATCH) -> int:
+                    limit: int | None = 1000, batch: int = BATCH, seconds: float | None = None) -> int:
     """Fire up to `limit` due instances; returns how many were stepped.
 
     Each transaction claims up to `batch` due instances (PostgreSQL: FOR UPDATE SKIP LOCKED, so any number of
     workers can run this at once without stepping one instance twice) and fires each in a savepoint: an
     instance whose step fails is rolled back alone, gets its incident (last_error) in the same transaction and
-    is not fired again by the job; the others of the batch commit.
+    is not fired again by the job; the others of the batch commit. It stops when nothing is due, after `limit`
+    instances (None: no limit) or, checked after each batch, after `seconds`.
     """
     fired = 0
     skipped: set[int] = set()
-    while fired + len(skipped) < limit:
+    cap = float("inf") if limit is None else limit
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while fired + len(skipped) < cap and (deadline is None or fired == 0 or time.monotonic() < deadline):
         cutoff = now or utcnow()
         with session_factory() as session:
             session.connection(execution_options={"sqlite_immediate": True})
@@ -39,7 +43,7 @@ def fire_due_timers(session_factory: sessionmaker[Session], runner: Runner, *, n
                 select(ProcessInstance)
                 .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= cutoff)
                 .order_by(ProcessInstance.next_timer_at)
-                .limit(min(batch, limit - fired - len(skipped)))
+                .limit(int(min(batch, cap - fired - len(skipped))))
                 .options(selectinload(ProcessInstance.state))  # every state of the batch in one more query
             )
             if skipped:

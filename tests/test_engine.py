@@ -143,6 +143,22 @@ def test_timer_job_fires_only_due_instances(runtime, step):
         assert s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "test.ping")) == 1
 
 
+def test_the_timer_job_drains_past_a_thousand_by_time_not_by_count(runtime, step):
+    # rule REV-1 (and ONL-3: invitations expire on time at the peak): the job fires batch after batch until
+    # nothing is due or its seconds are spent (one batch at least); the old bound of 1,000 a tick (about 66 a
+    # second with the 15 s period) no longer applies when it is asked for none
+    now = datetime.now(UTC)
+    for _ in range(7):
+        step(lambda s: runtime.runner.start(s, "timer_outbox", SYSTEM, scope={},
+                                            data={"due_at": (now + timedelta(seconds=1)).isoformat()}))
+    wait_past(now + timedelta(seconds=1))
+    assert fire_due_timers(runtime.Session, runtime.runner, limit=None, batch=3, seconds=0) == 3  # one batch
+    assert fire_due_timers(runtime.Session, runtime.runner, limit=None, batch=3, seconds=60) == 4  # the rest
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(ProcessInstance)
+                        .where(ProcessInstance.status == "completed")) == 7
+
+
 def test_outbox_retries_a_failing_sender_and_delivers_once(runtime, step):
     # rule NOTE-2
     calls = []
