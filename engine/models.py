@@ -207,6 +207,7 @@ def _audit_cohort(mapper: Any, connection: Connection, event_row: AuditEvent) ->
 
 
 OUTBOX_PENDING = "delivered_at IS NULL AND failed_at IS NULL"
+OUTBOX_DELIVERED = "delivered_at IS NOT NULL"
 
 
 class OutboxMessage(Base):
@@ -223,8 +224,7 @@ class OutboxMessage(Base):
                       Index("ix_outbox_message_pending", "id", postgresql_where=text(OUTBOX_PENDING),
                             sqlite_where=text(OUTBOX_PENDING)),
                       Index("ix_outbox_message_delivered", "delivered_at",  # the retention purge
-                            postgresql_where=text("delivered_at IS NOT NULL"),
-                            sqlite_where=text("delivered_at IS NOT NULL")))
+                            postgresql_where=text(OUTBOX_DELIVERED), sqlite_where=text(OUTBOX_DELIVERED)))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)

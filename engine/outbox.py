@@ -53,8 +53,7 @@ RETENTION = timedelta(days=30)
 UNKEYED_RETENTION = timedelta(days=1)
 PURGE_EVERY = timedelta(minutes=10)
 VACUUM_EVERY = timedelta(minutes=1)
-_last_purge: dict[str, float] = {}
-_last_vacuum: dict[str, float] = {}
+_last_run: dict[tuple[str, str], float] = {}  # (housekeeping job, database) -> when it last ran here
 _autovacuum_on: dict[str, bool] = {}
 
 
@@ -121,21 +120,20 @@ def deliver_pending(session_factory: sessionmaker[Session], senders: dict[str, S
     delivered = 0
     budget = float("inf") if limit is None else limit
     deadline = None if seconds is None else time.monotonic() + seconds
+    batches = 0
 
     def more() -> bool:  # the time budget is checked after each batch: every run takes one batch at least
-        return budget > 0 and (deadline is None or delivered == 0 or time.monotonic() < deadline)
+        return budget > 0 and (deadline is None or batches == 0 or time.monotonic() < deadline)
 
     while more():
         done, taken = _deliver_local_batch(session_factory, senders, kinds, int(min(BATCH, budget)))
-        delivered += done
-        budget -= taken
+        delivered, budget, batches = delivered + done, budget - taken, batches + 1
         if taken == 0:
             break
     for kind, sender in kinds.remote.items():
         while more():
             done, taken = _deliver_remote_batch(session_factory, kind, sender, int(min(REMOTE_BATCH, budget)))
-            delivered += done
-            budget -= taken
+            delivered, budget, batches = delivered + done, budget - taken, batches + 1
             if taken == 0:
                 break
     _maybe_purge(session_factory)
@@ -257,12 +255,18 @@ def purge_delivered(session: Session, retention: timedelta = RETENTION,
     return sum(int(getattr(r, "rowcount", 0) or 0) for r in (keyed, unkeyed))
 
 
-def _maybe_purge(session_factory: sessionmaker[Session]) -> None:
-    key = str(session_factory.kw.get("bind"))
+def _time_for(job: str, key: str, every: timedelta) -> bool:
+    """True (and noted) when `job` did not run for database `key` in this process within `every`."""
     now = time.monotonic()
-    if now - _last_purge.get(key, -1e9) < PURGE_EVERY.total_seconds():
+    if now - _last_run.get((job, key), -1e9) < every.total_seconds():
+        return False
+    _last_run[(job, key)] = now
+    return True
+
+
+def _maybe_purge(session_factory: sessionmaker[Session]) -> None:
+    if not _time_for("purge", str(session_factory.kw.get("bind")), PURGE_EVERY):
         return
-    _last_purge[key] = now
     try:
         with session_factory() as session:
             session.connection(execution_options={"sqlite_immediate": True})
@@ -281,10 +285,8 @@ def _maybe_vacuum(session_factory: sessionmaker[Session]) -> None:
     if bind is None or bind.dialect.name != "postgresql":
         return
     key = str(bind.url)
-    now = time.monotonic()
-    if now - _last_vacuum.get(key, -1e9) < VACUUM_EVERY.total_seconds():
+    if not _time_for("vacuum", key, VACUUM_EVERY):
         return
-    _last_vacuum[key] = now
     try:
         with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if key not in _autovacuum_on:

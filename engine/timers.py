@@ -35,7 +35,9 @@ def fire_due_timers(session_factory: sessionmaker[Session], runner: Runner, *, n
     skipped: set[int] = set()
     cap = float("inf") if limit is None else limit
     deadline = None if seconds is None else time.monotonic() + seconds
-    while fired + len(skipped) < cap and (deadline is None or fired == 0 or time.monotonic() < deadline):
+    batches = 0  # the time budget is checked after each batch: every run takes one batch at least
+    while fired + len(skipped) < cap and (deadline is None or batches == 0 or time.monotonic() < deadline):
+        batches += 1
         cutoff = now or utcnow()
         with session_factory() as session:
             session.connection(execution_options={"sqlite_immediate": True})

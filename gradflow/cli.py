@@ -165,7 +165,7 @@ def cmd_worker(args) -> None:
     from gradflow.celery_app import ALL_QUEUES, app
 
     known = ALL_QUEUES.split(",")
-    asked = [q.strip() for q in args.queues.split(",") if q.strip()]
+    asked = [q.strip() for q in (args.queues or ALL_QUEUES).split(",") if q.strip()]
     unknown = [q for q in asked if q not in known]
     if not asked or unknown:  # a typo would consume a queue nobody sends to, silently
         sys.exit(f"未知的队列：{'，'.join(unknown) or '（空）'}；可用的队列：{'，'.join(known)}")
@@ -226,8 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     run.set_defaults(fn=cmd_run)
     worker = sub.add_parser("worker", help="启动 Celery worker")
     worker.add_argument("--concurrency", type=int, default=2)
-    worker.add_argument("--queues", default="celery,outbox,timers,documents",
-                        help="要消费的队列（逗号分隔）；生产环境另起一个只消费 timers 的 worker，定时器不排在投递之后")
+    worker.add_argument("--queues", default=None,
+                        help="要消费的队列（逗号分隔，默认全部：celery,outbox,timers,documents）；生产环境另起一个只消费 timers 的 worker，定时器不排在投递之后")
     worker.add_argument("--nice", type=int, default=0,
                         help="以较低的 CPU 优先级运行（例如只消费 documents 的 worker 与 Web 同机时用 --nice 10）")
     worker.add_argument("--name", default=None, help="worker 节点名（同一台机器上多个 worker 时使用，例如 timers@%%h）")

@@ -145,7 +145,7 @@ def test_with_autovacuum_off_the_deliverer_vacuums_the_outbox_itself(runtime, mo
 
     if runtime.db.dialect.name != "postgresql":
         pytest.skip("VACUUM and autovacuum are PostgreSQL's; SQLite reuses its pages")  # the PostgreSQL half runs it
-    monkeypatch.setattr(outbox, "_last_vacuum", {})
+    monkeypatch.setattr(outbox, "_last_run", {})
     monkeypatch.setattr(outbox, "_autovacuum_on", {str(runtime.db.url): False})  # as on this machine's server
     senders = {**runtime.extensions.senders, "test.count": lambda row, _s: None}
     _rows(runtime, 300)

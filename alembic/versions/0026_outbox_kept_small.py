@@ -7,9 +7,8 @@ Create Date: 2026-12-03 06:30:00
 The deliverer's query reads pending rows in id order. The full indexes on available_at and delivered_at covered
 every row ever written; a partial index of the pending rows (delivered_at and failed_at null) holds only the
 backlog, so it stays a few pages however many rows were delivered, and the retention purge reads a partial index
-of the delivered ones. On PostgreSQL the
-table is vacuumed after 1 % of it changed (not the default 20 %), and pages keep 20 % free so the delivered
-mark can be a HOT update next to its row. Retention (engine/outbox.py): rows of an ordering key, which the
+of the delivered ones. On PostgreSQL the table is vacuumed after 1 % of it changed (not the default 20 %).
+Retention (engine/outbox.py): rows of an ordering key, which the
 sync page shows, stay 30 days; every other delivered row (notifications, renders) one day.
 """
 import sqlalchemy as sa
@@ -34,13 +33,13 @@ def upgrade() -> None:
     op.create_index('ix_outbox_message_delivered', 'outbox_message', ['delivered_at'],
                     postgresql_where=sa.text(DELIVERED), sqlite_where=sa.text(DELIVERED))
     if op.get_bind().dialect.name == 'postgresql':
-        op.execute(sa.text('ALTER TABLE outbox_message SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01, '
+        op.execute(sa.text('ALTER TABLE outbox_message SET (autovacuum_vacuum_scale_factor = 0.01, '
                            'autovacuum_vacuum_threshold = 1000, autovacuum_analyze_scale_factor = 0.02)'))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
-        op.execute(sa.text('ALTER TABLE outbox_message RESET (fillfactor, autovacuum_vacuum_scale_factor, '
+        op.execute(sa.text('ALTER TABLE outbox_message RESET (autovacuum_vacuum_scale_factor, '
                            'autovacuum_vacuum_threshold, autovacuum_analyze_scale_factor)'))
     op.drop_index('ix_outbox_message_delivered', table_name='outbox_message')
     op.drop_index('ix_outbox_message_pending', table_name='outbox_message')

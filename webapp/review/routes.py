@@ -54,7 +54,7 @@ def inbox():
         "review/inbox.html", rows=rows, total=total, f=f, fargs=fargs, read_only=read_only,
         counts=counts, cap=cap, capped=capped,
         kind_counts=inbox_q.kind_counts(g.db, visible, f) if not capped else None,
-        dept_counts=(inbox_q.department_counts(g.db, visible, f) if not capped else None) if departments else {},
+        dept_counts=None if capped else inbox_q.department_counts(g.db, visible, f) if departments else {},
         labels=inbox_q.current_labels(g.db, rows), kinds=kinds, kind_names=dict(kinds),
         departments=departments, dept_names=dict(departments), pages=last,
         window=inbox_q.window(min(f.page, last), last), page_sizes=inbox_q.PAGE_SIZES,
