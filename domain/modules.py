@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.services import CompletionHook, Extensions, Handler, Sender, StepHook
+from engine.services import BatchLoader, CompletionHook, Extensions, Handler, Sender, StepHook
 
 # A view, an API handler, a blueprint: web-layer objects that this layer only carries.
 View = Callable[..., Any]
@@ -116,6 +116,7 @@ class ProcessModule:
     # ROLE-2: the permission area its processes belong to (basic = 基本信息和就业信息, archive, hukou).
     area: str = "basic"
     step_hooks: tuple[StepHook, ...] = ()  # run at the end of every step of every process
+    batch_loaders: tuple[BatchLoader, ...] = ()  # read ahead for a batch of timer steps (engine.services)
     nav: tuple[NavLink, ...] = ()  # header links for staff roles
 
 
@@ -146,6 +147,7 @@ class ModuleRegistry:
             ext.add_hooks(module.hooks)
             ext.add_senders(module.senders)
             ext.add_step_hooks(module.step_hooks)
+            ext.add_batch_loaders(module.batch_loaders)
         return ext
 
     def process_areas(self) -> dict[str, str]:

@@ -8,7 +8,7 @@ step's transaction with a StepContext, writes domain rows and may add outbox row
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,6 +47,14 @@ class StepContext:
     instance: ProcessInstance
     actor: Actor
     outbox: list[OutboxMessage] = field(default_factory=list)
+    # Rows a batch loader read for a batch of steps (timers), keyed by (kind, id); see `cached`.
+    preloaded: dict[tuple[str, Any], Any] = field(default_factory=dict)
+
+    def cached(self, key: tuple[str, Any], load: Callable[[], Any]) -> Any:
+        """What a batch loader read under `key` for this batch, else `load()` (one step on its own)."""
+        if key in self.preloaded:
+            return self.preloaded[key]
+        return load()
 
     def emit(self, kind: str, payload: dict[str, Any]) -> None:
         row = OutboxMessage(kind=kind, payload=payload, instance_id=self.instance.id)
@@ -70,6 +78,9 @@ CompletionHook = Callable[[StepContext, Any, dict[str, Any]], None]
 # Called at the end of every step that moves an instance (start, complete, message, timer), inside its
 # transaction, after the work items are in place: projections that must be right at commit (PRV-2) live here.
 StepHook = Callable[[StepContext], None]
+# Called once before a batch of timer steps, in their transaction: reads what the batch's handlers will ask for
+# in a query per kind, into the dict every StepContext of the batch gets as `preloaded` (ctx.cached).
+BatchLoader = Callable[[Session, Sequence[ProcessInstance], dict[tuple[str, Any], Any]], None]
 # A sender gets the row and the deliverer's session: what it writes commits together with
 # the row's delivered mark, so a sender that writes to the database takes effect exactly once.
 Sender = Callable[[OutboxMessage, Session], None]
@@ -105,6 +116,7 @@ class Extensions:
         self.hooks: list[CompletionHook] = []
         self.senders: dict[str, Sender] = {}
         self.step_hooks: list[StepHook] = []
+        self.batch_loaders: list[BatchLoader] = []
 
     def add_handlers(self, handlers: dict[str, Handler]) -> None:
         self._add(self.handlers, handlers, "服务任务处理程序")
@@ -117,6 +129,9 @@ class Extensions:
 
     def add_step_hooks(self, hooks: Iterable[StepHook]) -> None:
         self.step_hooks.extend(hooks)
+
+    def add_batch_loaders(self, loaders: Iterable[BatchLoader]) -> None:
+        self.batch_loaders.extend(loaders)
 
     @staticmethod
     def _add(target: dict[str, Any], new: dict[str, Any], what: str) -> None:

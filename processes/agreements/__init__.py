@@ -37,6 +37,7 @@ def module() -> ProcessModule:
         forms=forms,
         handlers=handlers.HANDLERS,
         hooks=(handlers.mirror_reviewer_edit,),
+        batch_loaders=(handlers.preload_timer_batch,),
         senders=pdf.SENDERS,
         record=RecordPart(context=pages.record_context, template="agreements/_record.html",
                           actions=pages.graduate_actions, actions_template="agreements/_actions.html",

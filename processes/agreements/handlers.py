@@ -1,10 +1,12 @@
 """Service-task handlers of the agreement processes (ONL, TRM, OFF, OFT, PAP)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import Conflict, NotFound
@@ -12,14 +14,18 @@ from domain import notify
 from domain.effective import claim_effective
 from domain.graduate_info import register_info
 from domain.models import Account, Agreement, Employer, Graduate, Message
+from engine.models import ProcessInstance
 from engine.runner import props
 from engine.services import Handler, StepContext
 
 from . import rules
 
+TIMER_PROCESSES = ("online_signing",)  # the processes of this module with timer events
+
 
 def agreement_of(ctx: StepContext) -> Agreement:
-    row = ctx.session.scalar(select(Agreement).where(Agreement.instance_id == ctx.instance.id))
+    row = ctx.cached(("agreement", ctx.instance.id), lambda: ctx.session.scalar(
+        select(Agreement).where(Agreement.instance_id == ctx.instance.id)))
     if row is None:
         raise NotFound("协议不存在")
     return row
@@ -28,11 +34,36 @@ def agreement_of(ctx: StepContext) -> Agreement:
 def notify_employer(ctx: StepContext, employer_id: int | None, title: str, body: str = "") -> None:
     if employer_id is None:
         return
-    for account in ctx.session.scalars(select(Account).where(Account.employer_id == employer_id)):
+    accounts = ctx.cached(("employer_accounts", employer_id), lambda: ctx.session.scalars(
+        select(Account).where(Account.employer_id == employer_id)))
+    for account in accounts:
         ctx.session.add(Message(account_id=account.id, title=title, body=body, instance_id=ctx.instance.id))
-    employer = ctx.session.get(Employer, employer_id)
+    employer = ctx.session.get(Employer, employer_id)  # a batch loader has it in the session already
     if employer is not None and employer.mobile:
         ctx.emit("notify.sms", {"to": employer.mobile, "title": title, "body": body})
+
+
+def preload_timer_batch(session: Session, instances: Sequence[ProcessInstance],
+                        preloaded: dict[tuple[str, Any], Any]) -> None:
+    """A batch of timer steps (invitations expiring, ONL-2): their agreements, the employers and the employers'
+    accounts in three queries, for agreement_of and notify_employer."""
+    ids = [i.id for i in instances if i.process_id in TIMER_PROCESSES]
+    if not ids:
+        return
+    employer_ids: set[int] = set()
+    for agreement in session.scalars(select(Agreement).where(Agreement.instance_id.in_(ids))):
+        preloaded[("agreement", agreement.instance_id)] = agreement
+        if agreement.employer_id is not None:
+            employer_ids.add(agreement.employer_id)
+    if not employer_ids:
+        return
+    for employer in session.scalars(select(Employer).where(Employer.id.in_(employer_ids))):
+        preloaded[("employer", employer.id)] = employer  # held here, so session.get finds it in the identity map
+    accounts: dict[int, list[Account]] = {eid: [] for eid in employer_ids}
+    for account in session.scalars(select(Account).where(Account.employer_id.in_(employer_ids))):
+        accounts[account.employer_id or 0].append(account)
+    for eid, rows in accounts.items():
+        preloaded[("employer_accounts", eid)] = rows
 
 
 def _render_later(ctx: StepContext, agreement: Agreement) -> None:

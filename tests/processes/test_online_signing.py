@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import Conflict
-from domain.models import Agreement, EffectiveDestination, Message
+from domain.models import Account, Agreement, EffectiveDestination, Message
 from engine.models import ProcessInstance
 from engine.timers import fire_due_timers
 from processes.agreements import services as signing
@@ -293,3 +293,51 @@ def test_details_are_not_copied_when_the_modules_are_closed(runtime, world, make
     review(runtime, step, actor, "school", inst.id, "approve")
     with runtime.Session() as s:
         assert s.scalar(select(func.count()).select_from(RegisteredInfo)) == 0
+
+
+def test_invitations_expiring_in_one_batch_each_notify_their_own_employer(runtime, world, make_graduate, make_employer,
+                                                                          step, actor):
+    # rules ONL-2, NOTE-1
+    from domain import seed
+    from domain.models import Employer
+    from engine.models import OutboxMessage
+
+    grads = [make_graduate(f"g{k}") for k in range(4)]
+    first = make_employer("hr", "厦门星海科技有限公司")
+    make_employer("hr2", "福州海峡贸易有限公司", mobile="")  # no mobile: no SMS for it
+    with runtime.Session() as s:
+        seed.make_account(s, "hr_b", "employer", "星海招聘二", employer_id=first.id)  # a second account
+        s.commit()
+    past = datetime.now(UTC) - timedelta(days=1, seconds=-2)
+    ids = [invite(runtime, step, actor, "hr" if k % 2 == 0 else "hr2", g, days=1, now=past).id
+           for k, g in enumerate(grads)]
+    wait_past(past + timedelta(days=1))
+    queries: list[str] = []
+    from sqlalchemy import event
+
+    def record(_c, _cur, statement, *_a):
+        queries.append(statement)
+
+    event.listen(runtime.db, "before_cursor_execute", record)
+    try:
+        assert fire_due_timers(runtime.Session, runtime.runner, batch=10) == 4  # one batch, one transaction
+    finally:
+        event.remove(runtime.db, "before_cursor_execute", record)
+    # the batch read the agreements and the employers' accounts once, not once per instance
+    assert sum(q.lstrip().upper().startswith("SELECT") and "FROM agreement" in q for q in queries) == 1
+    assert sum(q.lstrip().upper().startswith("SELECT") and "FROM account" in q for q in queries) == 1
+    with runtime.Session() as s:
+        assert {a.status for a in s.scalars(select(Agreement).where(Agreement.instance_id.in_(ids)))} == {"expired"}
+        got = s.execute(select(Message.account_id, Message.instance_id).where(
+            Message.instance_id.in_(ids), Message.title.like("签约邀请已逾期失效%"))).all()
+        accounts = {a.username: a.id for a in s.scalars(select(Account).where(
+            Account.username.in_(["hr", "hr_b", "hr2"])))}
+        sms = [r for r in s.scalars(select(OutboxMessage).where(OutboxMessage.instance_id.in_(ids),
+                                                                OutboxMessage.kind == "notify.sms"))
+               if r.payload["title"].startswith("签约邀请已逾期失效")]
+        mobile = s.get(Employer, first.id).mobile
+    mine = {accounts["hr"]: set(ids[0::2]), accounts["hr_b"]: set(ids[0::2]), accounts["hr2"]: set(ids[1::2])}
+    assert {acc: {i for a, i in got if a == acc} for acc in mine} == mine  # each its own, never the other's
+    assert len(got) == 6
+    assert sorted(r.instance_id for r in sms) == sorted(ids[0::2])  # SMS only to the employer with a mobile
+    assert {r.payload["to"] for r in sms} == {mobile}
