@@ -131,6 +131,13 @@ def _pbkdf2_weakness(method: str, args: list[str]) -> str | None:
     return None
 
 
+def _timer_workers() -> int:
+    value = _int("GRADFLOW_TIMER_WORKERS", 1)
+    if not 1 <= value <= 16:
+        raise ConfigError(f"GRADFLOW_TIMER_WORKERS must be between 1 and 16, got {value}")
+    return value
+
+
 def _int_arg(method: str, raw: str, what: str) -> int:
     try:
         return int(raw)
@@ -162,6 +169,9 @@ class Settings:
     celery_result_backend: str = ""
     celery_eager: bool = True
     timer_poll_seconds: int = 15
+    # Timer jobs draining a backlog at once (production): a tick that finds more than a batch due sends this many
+    # minus one helpers to the `timers` queue; run its worker with --concurrency of the same number.
+    timer_workers: int = 1
     # import paths of process modules beyond processes.modules() (each exposes module())
     extra_modules: tuple[str, ...] = ()
     var_dir: Path = ROOT / "var"
@@ -223,6 +233,7 @@ def load_settings() -> Settings:
         celery_result_backend=os.environ.get("CELERY_RESULT_BACKEND", ""),
         celery_eager=eager,
         timer_poll_seconds=_int("GRADFLOW_TIMER_POLL_SECONDS", 15),
+        timer_workers=_timer_workers(),
         extra_modules=tuple(p.strip() for p in os.environ.get("GRADFLOW_EXTRA_MODULES", "").split(",") if p.strip()),
         var_dir=var_dir,
         max_upload_bytes=_int("GRADFLOW_MAX_UPLOAD_BYTES", 12 * 1024 * 1024),

@@ -6,12 +6,17 @@ Production: a Redis (or RabbitMQ) broker, `gradflow worker` and `gradflow beat`.
 """
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from core.config import load_settings
 
+log = logging.getLogger(__name__)
+# SpiffWorkflow logs every task state change at INFO, about 15 lines per timer step at the worker's INFO level
+logging.getLogger("spiff").setLevel(logging.WARNING)
 settings = load_settings()
 PERIOD = settings.timer_poll_seconds
 DEFAULT_QUEUE, OUTBOX_QUEUE, TIMERS_QUEUE, DOCUMENTS_QUEUE = "celery", "outbox", "timers", "documents"
@@ -32,7 +37,8 @@ app.conf.update(
     # Timers and delivery have queues of their own, so a due timer never waits behind a backlog of deliveries,
     # renders or imports (the 30-minute soak of issue 12 fired only 99 of 280 timers within one period while
     # they shared one queue). `gradflow worker` consumes every queue; production adds a small worker on
-    # `timers` alone (`gradflow worker --queues timers --concurrency 1`, bench/README.md).
+    # `timers` alone (`gradflow worker --queues timers --concurrency N` with GRADFLOW_TIMER_WORKERS=N,
+    # bench/README.md).
     task_routes={
         "gradflow.fire_due_timers": {"queue": TIMERS_QUEUE},
         "gradflow.deliver_outbox": {"queue": OUTBOX_QUEUE},
@@ -58,13 +64,42 @@ def runtime():
     return build_runtime(settings)
 
 
+@worker_process_init.connect
+def _warm_runtime(**_kwargs) -> None:
+    """Each pool process builds its runtime when it starts, not in its first task: a timer helper sent to an
+    idle process starts firing at once (building it, the specs parsed, takes about a second)."""
+    try:
+        rt = runtime()
+        with rt.Session() as session:
+            for process_id in (pid for module in rt.modules.modules for pid in module.process_ids):
+                try:
+                    rt.registry.load(session, rt.registry.latest_version_id(session, process_id))
+                except Exception:  # noqa: BLE001 - not deployed (yet): its first step parses it
+                    session.rollback()
+    except Exception as exc:  # noqa: BLE001 - the database may be down at start: the first task builds it
+        log.warning("specs not parsed at process start: %s", exc)
+
+
 @app.task(name="gradflow.fire_due_timers")
-def fire_due_timers_task() -> int:
+def fire_due_timers_task(helper: bool = False) -> int:
+    """The beat's tick: fire what is due for most of a period (at most 1,000 a tick capped a peak of expiries
+    at ~66 a second). When a full batch leaves more due, the tick sends GRADFLOW_TIMER_WORKERS - 1 helpers
+    (which send none) to drain beside it on the other processes of the `timers` worker; they share the due
+    instances through FOR UPDATE SKIP LOCKED, and a helper still queued after a period is dropped."""
     from engine.timers import fire_due_timers
 
     rt = runtime()
-    # fire what is due for most of a period (at most 1,000 a tick capped a peak of expiries at ~66 a second)
-    return fire_due_timers(rt.Session, rt.runner, limit=None, seconds=0.8 * PERIOD)
+    helpers = 0 if helper or settings.celery_eager else settings.timer_workers - 1
+
+    def send_helpers() -> None:
+        try:
+            for _ in range(helpers):
+                fire_due_timers_task.apply_async(kwargs={"helper": True}, expires=float(PERIOD))
+        except Exception as exc:  # noqa: BLE001 - the broker is down: this tick drains alone
+            log.warning("could not send timer helpers: %s", exc)
+
+    return fire_due_timers(rt.Session, rt.runner, limit=None, seconds=0.8 * PERIOD,
+                           on_backlog=send_helpers if helpers else None)
 
 
 @app.task(name="gradflow.deliver_outbox")

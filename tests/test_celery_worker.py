@@ -229,3 +229,76 @@ def test_outbox_delivery_is_idempotent_under_concurrent_deliverers(runtime):
     assert outbox.deliver_pending(runtime.Session, senders) == 0  # nothing left to send again
     assert len(calls) == len(ids)
     print("rows per deliverer:", results)
+
+
+@pytest.mark.service
+def test_a_timer_backlog_is_drained_by_helpers_on_every_timer_worker_process(runtime, database_url, tmp_path):
+    # rules ONL-2, NOTE-2: a tick that finds more than a batch due sends GRADFLOW_TIMER_WORKERS - 1 helpers;
+    # the two processes of `gradflow worker --queues timers --concurrency 2` share the backlog, each instance once
+    import re
+
+    from celery import Celery
+
+    from engine import services
+    from engine.models import AuditEvent, ProcessInstance
+    from engine.timers import BATCH, SQLITE_BATCH
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite takes one writer at a time: helpers would only queue for its write lock")
+    broker = urlparse(REDIS_URL)
+    if not port_open(broker.hostname or "127.0.0.1", broker.port or 6379):
+        require_service("Redis", f"nothing listens on {broker.hostname}:{broker.port} (broker for the worker test)")
+    n = 3 * BATCH
+    assert SQLITE_BATCH < BATCH
+    due = datetime.now(UTC) + timedelta(seconds=12)  # after the instances are made and the worker is up
+    with runtime.Session() as s:
+        started = [runtime.runner.start(s, "timer_outbox", services.SYSTEM, scope={},
+                                        data={"due_at": due.isoformat(), "pause_ms": 20}) for _ in range(n)]
+        assert {i.status for i in started} == {"running"}
+        s.commit()
+        ids = [i.id for i in started]
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).delete("celery", "outbox", "timers", "documents")
+    env = {**os.environ, "GRADFLOW_MODE": "production", "SECRET_KEY": "worker-test-" + uuid.uuid4().hex,
+           "CELERY_BROKER_URL": REDIS_URL, "CELERY_EAGER": "0", "DATABASE_URL": database_url,
+           "GRADFLOW_VAR_DIR": str(tmp_path / "var"), "GRADFLOW_TIMER_POLL_SECONDS": "60",
+           "GRADFLOW_TIMER_WORKERS": "2", "GRADFLOW_EXTRA_MODULES": "tests.modules.testkit",
+           "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env.pop("CELERY_RESULT_BACKEND", None)
+    env.pop("GRADFLOW_PASSWORD_HASH", None)
+    log_path = tmp_path / "timers.log"
+    proc, log = _start(_gradflow_command("worker", "--queues", "timers", "--concurrency", "2", "--name",
+                                         "timers@%h"), env, log_path)
+    ok = False
+    try:
+        deadline = time.monotonic() + 60
+        while "ready" not in _read(log_path) and time.monotonic() < deadline:
+            assert proc.poll() is None, _read(log_path)
+            time.sleep(0.2)
+        while datetime.now(UTC) < due + timedelta(milliseconds=200):
+            time.sleep(0.05)
+        Celery(broker=REDIS_URL).send_task("gradflow.fire_due_timers", queue="timers")  # one tick, as beat sends
+        done = 0
+        while time.monotonic() < deadline:
+            with runtime.Session() as s:
+                done = s.scalar(select(func.count()).select_from(ProcessInstance).where(
+                    ProcessInstance.id.in_(ids), ProcessInstance.status == "completed")) or 0
+            if done == n and len(re.findall(r"succeeded in [\d.]+s: (\d+)", _read(log_path))) == 2:
+                break
+            time.sleep(0.2)
+        counts = [int(c) for c in re.findall(r"succeeded in [\d.]+s: (\d+)", _read(log_path))]
+        assert done == n, f"{done} of {n} fired"
+        assert len(counts) == 2 and sum(counts) == n and min(counts) > 0, counts  # the tick and its helper
+        with runtime.Session() as s:
+            events = dict(s.execute(select(AuditEvent.instance_id, func.count()).where(
+                AuditEvent.instance_id.in_(ids), AuditEvent.action == "timer").group_by(AuditEvent.instance_id)).all())
+        assert events == {i: 1 for i in ids}  # each fired once
+        print(f"timer backlog of {n}: fired {counts[0]} + {counts[1]} by the tick and its helper")
+        ok = True
+    finally:
+        _stop(proc, log)
+        if not ok:
+            print("----- timer worker log -----\n" + _read(log_path))
+            (ROOT / "test-output").mkdir(exist_ok=True)
+            (ROOT / "test-output" / "timers_helper_worker.log").write_text(_read(log_path), encoding="utf-8")

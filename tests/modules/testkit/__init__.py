@@ -33,6 +33,8 @@ def emit_ping(ctx: StepContext, data: dict[str, Any], params: dict[str, Any]) ->
         if BROKEN["on"]:
             raise HandlerBroken("测试处理程序故障：网关不可用")
         CALLS.append(ctx.instance.id)
+    if data.get("pause_ms"):  # a handler that takes time (a slow gateway): the timer helpers' test
+        time.sleep(float(data["pause_ms"]) / 1000)
     ctx.emit("test.ping", {"instance_id": ctx.instance.id, "due_at": data.get("due_at")})
 
 
