@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -38,7 +37,6 @@ from domain import seed  # noqa: E402
 from domain.accounts import actor_for  # noqa: E402
 from domain.models import Account, Agreement, Province  # noqa: E402
 from engine.models import AuditEvent, ProcessInstance, WorkItem  # noqa: E402
-from engine.timers import BATCH as TIMER_BATCH  # noqa: E402
 from engine.timers import fire_due_timers  # noqa: E402
 from gradflow.cli import migrate  # noqa: E402
 from gradflow.runtime import build_runtime  # noqa: E402
@@ -81,17 +79,25 @@ def actor(rt, username: str):
 
 
 class TimedRunner:
-    """Wraps Runner.fire_timers to record (start, end) of each call, one list per worker."""
+    """Wraps the runner's timer calls to record (start, end, instances) of each: a batch
+    (`fire_timer_batch`) or, after a failed batch, one instance (`fire_timers`)."""
 
     def __init__(self, runner):
         self.runner, self.marks = runner, []
+
+    def fire_timer_batch(self, session, instances):
+        t0 = perf_counter()
+        try:
+            return self.runner.fire_timer_batch(session, instances)
+        finally:
+            self.marks.append((t0, perf_counter(), len(instances)))
 
     def fire_timers(self, session, instance):
         t0 = perf_counter()
         try:
             return self.runner.fire_timers(session, instance)
         finally:
-            self.marks.append((t0, perf_counter()))
+            self.marks.append((t0, perf_counter(), 1))
 
 
 # -- setup ----------------------------------------------------------------------------------
@@ -146,7 +152,9 @@ def cold_render(ctx: dict, tmp: Path) -> dict:
     path = tmp / f"ctx_{ctx['agreement_type']}.json"
     path.write_text(json.dumps(ctx, ensure_ascii=False), encoding="utf-8")
     out = subprocess.run([sys.executable, __file__, "--_cold", str(path)], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parent.parent)
+                         check=False, cwd=Path(__file__).resolve().parent.parent)
+    if out.returncode:
+        raise RuntimeError(f"the cold render failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -221,32 +229,50 @@ def create_invitations(rt, graduate_ids: list[int]) -> tuple[float, int]:
     return perf_counter() - t0, base
 
 
-def fire(rt, workers: int, limit: int, batch: int) -> tuple[float, list[int], list[TimedRunner]]:
-    runners = [TimedRunner(rt.runner) for _ in range(workers)]
-    counts = [0] * workers
+def fire(rt, url: str, workers: int, limit: int, batch: int) -> tuple[float, list[int], list[list]]:
+    """One worker: in this process. More: that many worker processes (as `gradflow worker --queues timers
+    --concurrency N` runs them), each with its own runtime, started together and sharing the due instances
+    through FOR UPDATE SKIP LOCKED; the time is from their common start to the last one's end."""
     if workers == 1:
+        runner = TimedRunner(rt.runner)
         t0 = perf_counter()
-        counts[0] = fire_due_timers(rt.Session, runners[0], limit=limit, batch=batch)
-        return perf_counter() - t0, counts, runners
-    barrier = threading.Barrier(workers + 1)
-    errors = []
+        count = fire_due_timers(rt.Session, runner, limit=limit, batch=batch)
+        return perf_counter() - t0, [count], [runner.marks]
+    import multiprocessing
 
-    def work(k):
-        barrier.wait()
-        try:
-            counts[k] = fire_due_timers(rt.Session, runners[k], limit=limit, batch=batch)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(workers)]
-    [t.start() for t in threads]
-    barrier.wait()
+    mp = multiprocessing.get_context("fork")
+    rt.db.dispose()  # no pooled connection is shared with the children
+    start, ready, out = mp.Event(), mp.Queue(), mp.Queue()
+    procs = [mp.Process(target=_fire_worker, args=(url, limit, batch, start, ready, out)) for _ in range(workers)]
+    [p.start() for p in procs]
+    for _ in procs:
+        ready.get(timeout=120)
     t0 = perf_counter()
-    [t.join() for t in threads]
-    total = perf_counter() - t0
+    start.set()
+    results = [out.get(timeout=1800) for _ in procs]
+    [p.join() for p in procs]
+    errors = [r for r in results if isinstance(r, str)]
     if errors:
-        raise errors[0]
-    return total, counts, runners
+        raise RuntimeError(errors[0])
+    return max(end for _, end, _ in results) - t0, [n for n, _, _ in results], [m for _, _, m in results]
+
+
+def _fire_worker(url: str, limit: int, batch: int, start, ready, out) -> None:
+    try:
+        rt = build_runtime(Settings(database_url=url, secret_key=uuid.uuid4().hex,
+                                    var_dir=Path(tempfile.mkdtemp(prefix="gradflow_timer_worker_"))))
+        with rt.Session() as s:  # a long-running worker has its specs parsed already
+            rt.runner.registry.load(s, rt.runner.registry.latest_version_id(s, "online_signing"))
+        runner = TimedRunner(rt.runner)
+        ready.put(True)
+        start.wait()
+        count = fire_due_timers(rt.Session, runner, limit=limit, batch=batch)
+        out.put((count, perf_counter(), runner.marks))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        import traceback
+
+        ready.put(False)
+        out.put(f"{exc}\n{traceback.format_exc()}")
 
 
 def verify(rt, base: int, n: int) -> dict:
@@ -270,7 +296,7 @@ def verify(rt, base: int, n: int) -> dict:
             "instances fired once": once, "fired twice": twice, "open work items": open_items, "ok": ok}
 
 
-def timer_round(rt, graduate_ids: list[int], workers: int, batch: int) -> dict:
+def timer_round(rt, url: str, graduate_ids: list[int], workers: int, batch: int) -> dict:
     setup_s, base = create_invitations(rt, graduate_ids)
     n = len(graduate_ids)
     with rt.Session() as s:
@@ -285,11 +311,11 @@ def timer_round(rt, graduate_ids: list[int], workers: int, batch: int) -> dict:
         due = s.scalar(select(func.count()).select_from(ProcessInstance).where(
             ProcessInstance.status == "running", ProcessInstance.next_timer_at <= utcnow()))
     load = os.getloadavg()
-    total_s, counts, runners = fire(rt, workers, limit=20_000, batch=batch)
-    cycle, inner = [], []  # per timer: claim+fire+commit (start to start of the next call), fire_timers only
-    for tr in runners:
-        cycle += [(b[0] - a[0]) * 1000 for a, b in zip(tr.marks, tr.marks[1:], strict=False)]
-        inner += [(e - s0) * 1000 for s0, e in tr.marks]
+    total_s, counts, marks = fire(rt, url, workers, limit=20_000, batch=batch)
+    cycle, inner = [], []  # per batch: claim+fire+commit (start to start of the next), fire_timer_batch alone
+    for worker in marks:
+        cycle += [(b[0] - a[0]) * 1000 for a, b in zip(worker, worker[1:], strict=False)]
+        inner += [(e - s0) * 1000 / k for s0, e, k in worker]
     return {"n": n, "setup_s": setup_s, "waited_s": waited, "due": due, "total_s": total_s, "counts": counts,
             "cycle": cycle, "inner": inner, "verify": verify(rt, base, n), "load": load}
 
@@ -305,14 +331,14 @@ def pg_scratch_url() -> str | None:
 
 
 def bench_backend(name: str, url: str, tmp: Path, n: int, renders: int, worker_sets: tuple[int, ...],
-                  full_pdf: bool, batch: int = TIMER_BATCH) -> dict:
+                  full_pdf: bool, batch: int | None = None) -> dict:
     rt, grads, seed_s = setup(url, tmp / name, n)
     try:
         agreements = {kind: sign_agreement(rt, f"g{i}", kind) for i, kind in enumerate(("two_party", "three_party"))}
         pdf = pdf_bench(rt, agreements, renders, tmp if full_pdf else None)
         rounds = {}
         for workers in worker_sets:  # each round re-invites the same graduates (ONL-5: the last one expired)
-            rounds[workers] = timer_round(rt, grads, workers, batch)
+            rounds[workers] = timer_round(rt, url, grads, workers, batch)
             print(f"  [{name}] {workers} worker(s): {n} timers fired in {rounds[workers]['total_s']:.1f} s",
                   file=sys.stderr, flush=True)
         return {"seed_s": seed_s, "pdf": pdf, "rounds": rounds}
@@ -324,7 +350,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--timers", type=int, default=FULL_N, help="expiring invitations per round")
     ap.add_argument("--renders", type=int, default=30, help="timed PDF renders / cache hits per agreement type")
-    ap.add_argument("--batch", type=int, default=TIMER_BATCH, help="due instances per timer transaction")
+    ap.add_argument("--batch", type=int, default=None,
+                    help="due instances per timer transaction (default: engine.timers.BATCH, SQLITE_BATCH on SQLite)")
     ap.add_argument("--_cold", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._cold:
@@ -381,13 +408,18 @@ def main() -> None:
                                                              "timer events", "instances fired once",
                                                              "fired twice", "open work items")),
                            "OK" if v["ok"] else "FAILED"))
+    from engine.timers import BATCH as TIMER_BATCH
+    from engine.timers import SQLITE_BATCH
+
+    per_tx = args.batch or f"{SQLITE_BATCH} (SQLite) / {TIMER_BATCH} (PostgreSQL)"
     table(f"Table 2 - firing due invitation timers: fire_due_timers(Session, runner, limit=20000, batch={args.batch}), "
-          f"{args.batch} instance(s) per transaction;\n  seed = schema + graduates/accounts; setup = invitations, "
-          f"{BATCH} per transaction; cycle = one fire in its savepoint (start to next start, per worker; a batch's "
-          "claim and commit\n  fall between two of them); fire_timers = Runner.fire_timers alone (load, "
-          "refresh_timers, engine steps, save, flush); load = load average when the round started",
+          f"{per_tx} instance(s) per transaction;\n  workers: 1 = in this process, 2 = two worker processes; "
+          f"seed = schema + graduates/accounts; setup = invitations, {BATCH} per transaction;\n  cycle = one "
+          "batch: claim, fire, commit (start to next start, per worker); per timer = Runner.fire_timer_batch "
+          "alone (load, refresh_timers,\n  engine steps, save, sync of work items, flush) / instances in the "
+          "batch; load = load average when the round started",
           ("backend", "workers", "n", "seed s", "setup s", "inv/s", "wait s", "due", "fire s", "timers/s",
-           "cycle med ms", "cycle p95 ms", "fire_timers med ms", "fired per worker", "load"), rows, left=1)
+           "cycle med ms", "cycle p95 ms", "per timer med ms", "fired per worker", "load"), rows, left=1)
     table(f"Table 3 - after each round: instances completed with status_label \"{EXPIRED_LABEL}\", agreements "
           "expired,\n  audit events action='timer' (total, instances with exactly one, with more than one)",
           ("backend", "workers", "instances", "completed", "agr expired", "timer events", "fired once",
