@@ -352,6 +352,9 @@ def main() -> None:
     ap.add_argument("--renders", type=int, default=30, help="timed PDF renders / cache hits per agreement type")
     ap.add_argument("--batch", type=int, default=None,
                     help="due instances per timer transaction (default: engine.timers.BATCH, SQLITE_BATCH on SQLite)")
+    ap.add_argument("--pg-workers", default="1,2",
+                    help="PostgreSQL rounds: worker processes per round (1 = in the bench's process)")
+    ap.add_argument("--no-sqlite", action="store_true", help="skip the SQLite backend (and its PDF table)")
     ap.add_argument("--_cold", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._cold:
@@ -364,17 +367,19 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(prefix="gradflow_bench_") as tmp:
         tmp = Path(tmp)
-        results["sqlite"] = bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", tmp, args.timers,
-                                          args.renders, (1,), full_pdf=True, batch=args.batch)
+        if not args.no_sqlite:
+            results["sqlite"] = bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", tmp, args.timers,
+                                              args.renders, (1,), full_pdf=True, batch=args.batch)
         pg = pg_scratch_url()
         if pg:
             try:
-                results["postgresql"] = bench_backend("postgresql", pg, tmp, args.timers, args.renders, (1, 2),
-                                                      full_pdf=False, batch=args.batch)
+                sets = tuple(int(w) for w in args.pg_workers.split(","))
+                results["postgresql"] = bench_backend("postgresql", pg, tmp, args.timers, args.renders, sets,
+                                                      full_pdf=args.no_sqlite, batch=args.batch)
             finally:
                 pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
 
-    pdf = results["sqlite"]["pdf"]
+    pdf = results["sqlite" if "sqlite" in results else "postgresql"]["pdf"]
     rows = []
     for kind, r in pdf.items():
         med, p95, lo, hi = stats(r["render"])

@@ -231,3 +231,33 @@ def test_timers_fire_in_batches_once_each_and_a_failing_one_stops_nothing(runtim
     assert all(rows[i].status == "completed" and rows[i].last_error is None for i in ids if i != broken)
     assert events == {i: 1 for i in ids if i != broken}  # each fired exactly once
     assert fire_due_timers(runtime.Session, runtime.runner) == 0  # nothing is due twice
+
+
+def test_a_timer_batch_whose_instance_moved_since_it_was_read_writes_nothing(runtime, world, step):
+    # rules ONL-2: the batch's one UPDATE of its instance rows checks each row's version, as a single step does
+    import pytest
+    from sqlalchemy.orm import selectinload
+
+    from core.errors import Conflict
+
+    due = datetime.now(UTC) + timedelta(seconds=1)
+    ids = [step(lambda s: runtime.runner.start(s, "timer_outbox", SYSTEM, scope={},
+                                                data={"due_at": due.isoformat()})).id for _ in range(3)]
+    time.sleep(1.2)
+    with runtime.Session() as stale:
+        instances = list(stale.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids))
+                                       .order_by(ProcessInstance.id).options(selectinload(ProcessInstance.state))))
+        with runtime.Session() as other:  # another writer moves the second one after the batch read it
+            other.get(ProcessInstance, ids[1]).title = "已被改动"
+            other.commit()
+        with pytest.raises(Conflict):
+            runtime.runner.fire_timer_batch(stale, instances)
+        stale.rollback()
+    with runtime.Session() as s:
+        rows = list(s.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids))))
+        assert {r.status for r in rows} == {"running"} and not s.scalar(select(func.count()).select_from(
+            AuditEvent).where(AuditEvent.instance_id.in_(ids), AuditEvent.action == "timer"))
+    assert fire_due_timers(runtime.Session, runtime.runner) == 3  # the job then fires each once
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.instance_id.in_(ids), AuditEvent.action == "timer")) == 3
