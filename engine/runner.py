@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -121,7 +121,7 @@ def _write_instances(session: Session, instances: list[ProcessInstance]) -> None
         changed = {key: state.attrs[key].value for key in columns if state.attrs[key].history.has_changes()}
         if changed:
             groups.setdefault(tuple(sorted(changed)), []).append((instance, changed))
-    table = ProcessInstance.__table__
+    table = cast(Table, ProcessInstance.__table__)
     for keys, rows in groups.items():
         stmt = (update(table).where(table.c.id == bindparam("_id"), table.c.version == bindparam("_read"))
                 .values({**{key: bindparam(key) for key in keys}, "version": bindparam("_next")}))
