@@ -147,18 +147,39 @@ def refresh_graduates(session: Session, graduate_ids: Iterable[int]) -> None:
             pending.difference_update(chunk)
 
 
+# The refresh's statements, built once per dialect and process-area mapping (each step's commit runs them: building
+# the states query alone cost about as much as running it); the graduates go in as an expanding parameter.
+_STATEMENTS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Any, Any, Any]] = {}
+_IDS = "graduate_ids"
+
+
+def _refresh_statements(session: Session) -> tuple[Any, Any, Any]:
+    dialect = session.get_bind().dialect.name
+    key = (dialect, tuple(sorted(POLICY.areas.items())))
+    found = _STATEMENTS.get(key)
+    if found is None:
+        ids = bindparam(_IDS, expanding=True)
+        blank: Any = select(Graduate.id, Graduate.school_id, Graduate.department_id, Graduate.cohort,
+                            *(literal_column("''").label(c) for c in _STATE_COLUMNS)).where(Graduate.id.in_(ids))
+        insert_blank = _insert(session, _STAT).from_select(["graduate_id", "school_id", "department_id", "cohort",
+                                                            *_STATE_COLUMNS], blank)
+        locked = select(_STAT).where(_STAT.c.graduate_id.in_(ids)).order_by(_STAT.c.graduate_id)
+        if dialect == "postgresql":
+            locked = locked.with_for_update()
+        found = (insert_blank, locked, states_query().where(Graduate.id.in_(ids)))
+        if len(_STATEMENTS) > 8:  # the areas change only when a runtime is built (tests build many)
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = found
+    return found
+
+
 def _refresh_chunk(session: Session, chunk: list[int]) -> dict[tuple[int, int, int, str, str], int]:
-    blank: Any = select(Graduate.id, Graduate.school_id, Graduate.department_id, Graduate.cohort,
-                   *(literal_column("''").label(c) for c in _STATE_COLUMNS)).where(Graduate.id.in_(chunk))
-    session.execute(_insert(session, _STAT).from_select(["graduate_id", "school_id", "department_id", "cohort",
-                                                         *_STATE_COLUMNS], blank))
-    locked = select(_STAT).where(_STAT.c.graduate_id.in_(chunk)).order_by(_STAT.c.graduate_id)
-    if session.get_bind().dialect.name == "postgresql":
-        locked = locked.with_for_update()
-    old = {r.graduate_id: r for r in session.execute(locked)}
+    insert_blank, locked, states = _refresh_statements(session)
+    session.execute(insert_blank, {_IDS: chunk})
+    old = {r.graduate_id: r for r in session.execute(locked, {_IDS: chunk})}
     deltas: dict[tuple[int, int, int, str, str], int] = defaultdict(int)
     changed: list[dict[str, Any]] = []
-    for new in session.execute(states_query(chunk)):
+    for new in session.execute(states, {_IDS: chunk}):
         before = old.get(new.graduate_id)
         if before is None:
             continue
