@@ -158,7 +158,7 @@ def _refresh_statements(session: Session) -> tuple[Any, Any, Any]:
     key = (dialect, tuple(sorted(POLICY.areas.items())))
     found = _STATEMENTS.get(key)
     if found is None:
-        ids = bindparam(_IDS, expanding=True)
+        ids: Any = bindparam(_IDS, expanding=True)
         blank: Any = select(Graduate.id, Graduate.school_id, Graduate.department_id, Graduate.cohort,
                             *(literal_column("''").label(c) for c in _STATE_COLUMNS)).where(Graduate.id.in_(ids))
         insert_blank = _insert(session, _STAT).from_select(["graduate_id", "school_id", "department_id", "cohort",
