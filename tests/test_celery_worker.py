@@ -250,10 +250,10 @@ def test_a_timer_backlog_is_drained_by_helpers_on_every_timer_worker_process(run
         require_service("Redis", f"nothing listens on {broker.hostname}:{broker.port} (broker for the worker test)")
     n = 3 * BATCH
     assert SQLITE_BATCH < BATCH
-    due = datetime.now(UTC) + timedelta(seconds=12)  # after the instances are made and the worker is up
+    due = datetime.now(UTC) + timedelta(seconds=8)  # after the instances are made and the worker is up
     with runtime.Session() as s:
         started = [runtime.runner.start(s, "timer_outbox", services.SYSTEM, scope={},
-                                        data={"due_at": due.isoformat(), "pause_ms": 20}) for _ in range(n)]
+                                        data={"due_at": due.isoformat(), "pause_ms": 10}) for _ in range(n)]
         assert {i.status for i in started} == {"running"}
         s.commit()
         ids = [i.id for i in started]
