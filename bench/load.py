@@ -809,6 +809,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--employers", type=int, default=60)
     ap.add_argument("--signing-share", type=float, default=0.5, help="share of flows that are online signings")
     ap.add_argument("--no-sync", action="store_true", help="no PRV-3 receiver (sync rows then wait in the outbox)")
+    ap.add_argument("--render-on-download", action="store_true",
+                    help="GRADFLOW_RENDER_ON_DOWNLOAD=1: e-agreements are rendered on first download, not at signing")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory (process logs) and print it")
     args = ap.parse_args(argv)
@@ -819,11 +821,13 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{machine()}; {load_avg()}")
     print(f"stack: gunicorn {args.web_workers} workers x {args.threads} threads (gthread), Celery worker "
           f"concurrency {args.worker_concurrency} + beat every {args.poll} s, private redis-server, sync receiver "
-          f"{'off' if args.no_sync else 'on'}, PostgreSQL {PG_ADMIN.split('@')[-1].rsplit('/', 1)[0]}/{PG_DB}")
+          f"{'off' if args.no_sync else 'on'}, PostgreSQL {PG_ADMIN.split('@')[-1].rsplit('/', 1)[0]}/{PG_DB}"
+          f"{', e-agreements rendered on first download' if args.render_on_download else ''}")
     out: dict = {}
     with scratch_dir(args.keep) as tmp:
         stack = Stack(Path(tmp), web_workers=args.web_workers, threads=args.threads,
-                      worker_concurrency=args.worker_concurrency, poll_seconds=args.poll, sync=not args.no_sync)
+                      worker_concurrency=args.worker_concurrency, poll_seconds=args.poll, sync=not args.no_sync,
+                      extra_env={"GRADFLOW_RENDER_ON_DOWNLOAD": "1"} if args.render_on_download else None)
         try:
             t0 = perf_counter()
             stack.prepare()

@@ -172,6 +172,9 @@ class Settings:
     # Timer jobs draining a backlog at once (production): a tick that finds more than a batch due sends this many
     # minus one helpers to the `timers` queue; run its worker with --concurrency of the same number.
     timer_workers: int = 1
+    # Documents that are also made on first demand (e-agreement PDFs) are not rendered at signing: each costs
+    # about 130 ms of CPU, about as much as the rest of the work behind 7 steps (GRADFLOW_RENDER_ON_DOWNLOAD=1).
+    render_on_download: bool = False
     # import paths of process modules beyond processes.modules() (each exposes module())
     extra_modules: tuple[str, ...] = ()
     var_dir: Path = ROOT / "var"
@@ -234,6 +237,7 @@ def load_settings() -> Settings:
         celery_eager=eager,
         timer_poll_seconds=_int("GRADFLOW_TIMER_POLL_SECONDS", 15),
         timer_workers=_timer_workers(),
+        render_on_download=_bool("GRADFLOW_RENDER_ON_DOWNLOAD", False),
         extra_modules=tuple(p.strip() for p in os.environ.get("GRADFLOW_EXTRA_MODULES", "").split(",") if p.strip()),
         var_dir=var_dir,
         max_upload_bytes=_int("GRADFLOW_MAX_UPLOAD_BYTES", 12 * 1024 * 1024),

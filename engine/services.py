@@ -95,13 +95,23 @@ class Offloaded:
     queue. The task is idempotent (a render is cached per content key): a row delivered twice renders once."""
 
     def __init__(self, task: str, args: Callable[[OutboxMessage], tuple[Any, ...]], inline: Sender,
-                 enqueue: Callable[..., None] | None = None) -> None:
+                 enqueue: Callable[..., None] | None = None, *, on_demand: bool = False,
+                 deferred: bool = False) -> None:
         self.task, self.args, self.inline, self.enqueue = task, args, inline, enqueue
+        # on_demand: the result is also made when first asked for (an e-agreement on its first download), so a
+        # deployment may defer it (`deferred`: delivering the row does nothing) to keep its CPU for steps.
+        self.on_demand, self.deferred = on_demand, deferred
 
     def bound(self, enqueue: Callable[..., None]) -> Offloaded:
-        return Offloaded(self.task, self.args, self.inline, enqueue)
+        return Offloaded(self.task, self.args, self.inline, enqueue, on_demand=self.on_demand,
+                         deferred=self.deferred)
+
+    def deferring(self) -> Offloaded:
+        return Offloaded(self.task, self.args, self.inline, self.enqueue, on_demand=True, deferred=True)
 
     def __call__(self, row: OutboxMessage, session: Session) -> None:
+        if self.deferred:
+            return  # made on first demand instead
         if self.enqueue is None:
             self.inline(row, session)
         else:

@@ -80,6 +80,9 @@ def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModu
     if not settings.celery_eager:  # production: offloaded senders hand their work to the task queue
         extensions.senders.update({kind: sender.bound(enqueue) for kind, sender in extensions.senders.items()
                                    if isinstance(sender, Offloaded)})
+    if settings.render_on_download:  # the peak season: documents are made on their first download, not at signing
+        extensions.senders.update({kind: sender.deferring() for kind, sender in extensions.senders.items()
+                                   if isinstance(sender, Offloaded) and sender.on_demand})
     runner = Runner(registry, extensions, POLICY, script_time_limit=settings.script_time_limit_seconds)
     blobs = open_store(settings.storage_url, settings.var_dir)
     return Runtime(settings=settings, db=db, Session=make_session_factory(db, {BLOBS: blobs}), registry=registry, runner=runner,

@@ -110,3 +110,42 @@ def test_agreement_type_follows_the_province_setting(runtime, world, make_gradua
         text = subprocess.run(["pdftotext", "-", "-"], input=blobs.read(s, doc.storage_key),
                               capture_output=True).stdout.decode()
     assert "丙方" not in text and "鉴证" in text
+
+
+def test_with_render_on_download_signing_renders_nothing_and_the_first_download_does(runtime, world, make_graduate,
+                                                                                     make_employer, step, actor):
+    # rules DOC-1, ONL-6: GRADFLOW_RENDER_ON_DOWNLOAD keeps the ~130 ms render off the signing; the approved
+    # agreement is still downloadable: the first download renders it (embedded) and the next one reads the cache
+    from dataclasses import replace
+
+    from gradflow.runtime import build_runtime
+    from tests.test_api import token
+    from webapp import create_app
+
+    grad = make_graduate("g1")
+    make_employer("hr")
+    a = signed_online(runtime, step, actor, "g1", grad)
+    queued: list[tuple] = []
+    for eager in (False, True):  # production (a task queue) and the embedded default
+        peak = build_runtime(replace(runtime.settings, render_on_download=True, celery_eager=eager),
+                             enqueue=lambda *args: queued.append(args))
+        try:
+            assert peak.extensions.senders["agreement.render_pdf"].deferred
+            outbox.deliver_pending(peak.Session, peak.extensions.senders, limit=None)
+        finally:
+            peak.db.dispose()
+    assert queued == []  # nothing queued at signing
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(AgreementDocument)) == 0
+    assert not runtime.extensions.senders["agreement.render_pdf"].deferred  # the default renders at signing
+    peak = build_runtime(replace(runtime.settings, render_on_download=True))
+    try:
+        client = create_app(peak, TESTING=True, WTF_CSRF_ENABLED=False).test_client()
+        headers = token(client, "g1")
+        first = client.get(f"/api/v1/agreements/{a.id}/pdf", headers=headers)
+        assert first.status_code == 200 and first.data.startswith(b"%PDF")
+        assert client.get(f"/api/v1/agreements/{a.id}/pdf", headers=headers).data == first.data
+    finally:
+        peak.db.dispose()
+    with runtime.Session() as s:
+        assert s.scalar(select(func.count()).select_from(AgreementDocument)) == 1  # rendered once, on demand

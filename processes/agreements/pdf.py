@@ -129,4 +129,5 @@ def render_from_outbox(row: OutboxMessage, session: Session) -> None:
 # production: the deliverer queues `gradflow.render_agreement` (queue `documents`) instead of rendering
 SENDERS: dict[str, Sender] = {"agreement.render_pdf": Offloaded("gradflow.render_agreement",
                                                                 lambda row: (row.payload["agreement_id"],),
-                                                                inline=render_from_outbox)}
+                                                                inline=render_from_outbox,
+                                                                on_demand=True)}  # first download renders too
