@@ -233,3 +233,55 @@ def test_employer_invites_graduate_accepts_on_phone_reviewers_approve_pdf_downlo
         print("  " + n)
     for line in rec.overflow:
         print("  horizontal overflow: " + line)
+
+
+def test_in_the_peak_season_the_first_pdf_view_on_a_phone_says_it_is_being_made(
+        runtime, browser, world, make_graduate, make_employer, step, actor):  # noqa: F811
+    # rules DOC-1, ONL-6: GRADFLOW_RENDER_ON_DOWNLOAD in production: the first view queues the render and says
+    # so (202, Retry-After); once the documents worker has rendered it the same link gives the PDF
+    import logging
+    import threading
+    from dataclasses import replace
+
+    from playwright.sync_api import expect
+    from werkzeug.serving import make_server
+
+    from gradflow.runtime import build_runtime
+    from processes.agreements import pdf as agreement_pdf
+    from tests.processes.test_agreement_lifecycle import signed_online
+    from webapp import create_app
+
+    grad = make_graduate("g1", name=GRAD_NAME)
+    make_employer("hr", name=EMPLOYER)
+    a = signed_online(runtime, step, actor, "g1", grad)
+    queued: list[tuple] = []
+    peak = build_runtime(replace(runtime.settings, render_on_download=True, celery_eager=False),
+                         enqueue=lambda *args: queued.append(args))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", 0, create_app(peak, TESTING=True), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    rec = Recorder(output_dir("browser-render-on-download"))
+    context = browser.new_context(**PHONE)
+    try:
+        page = rec.watch(context.new_page(), "g1")
+        login(page, base, "g1", rec, "g1")
+        first = page.goto(f"{base}/agreements/{a.id}/pdf")
+        assert first.status == 202 and first.headers.get("retry-after") == "5"
+        expect(page.locator("#pdf-pending")).to_have_text("正在生成，请稍后刷新")
+        expect(page.locator("#pdf-refresh")).to_be_visible()
+        rec.shot(page, "phone_pdf_being_made")
+        assert queued == [("gradflow.render_agreement", a.id)]  # handed to the documents queue, once
+        with runtime.Session() as s:  # what the documents worker runs
+            agreement_pdf.render_and_cache(s, a.id)
+            s.commit()
+        later = page.request.get(f"{base}/agreements/{a.id}/pdf?download=1")
+        assert later.status == 200 and later.headers["content-type"] == "application/pdf"
+        assert later.body().startswith(b"%PDF")
+        assert not rec.problems and not rec.overflow, rec.problems + rec.overflow
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+        peak.db.dispose()

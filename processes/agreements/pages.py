@@ -181,7 +181,7 @@ def pdf_response(agreement_id: int, *, download: bool):
             except Exception:  # noqa: BLE001 - the broker is down: say so rather than fail with a 500
                 log.exception("agreement %s: could not queue the PDF render", agreement_id)
                 return render_template("error.html", message=_("系统繁忙，请稍后重试")), 503
-            resp = current_app.make_response((render_template("error.html", message=_("正在生成，请稍后刷新")), 202))
+            resp = current_app.make_response((render_template("agreements/pdf_pending.html", retry_after=5), 202))
             resp.headers["Retry-After"] = "5"
             return resp
     name = _("就业协议书_%(id)s.pdf", id=agreement.agreement_no or agreement.id)
