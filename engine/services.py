@@ -8,6 +8,7 @@ step's transaction with a StepContext, writes domain rows and may add outbox row
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -102,12 +103,16 @@ class Offloaded:
         # deployment may defer it (`deferred`: delivering the row does nothing) to keep its CPU for steps.
         self.on_demand, self.deferred = on_demand, deferred
 
+    def _with(self, **changes: Any) -> Offloaded:
+        copied = copy.copy(self)
+        copied.__dict__.update(changes)
+        return copied
+
     def bound(self, enqueue: Callable[..., None]) -> Offloaded:
-        return Offloaded(self.task, self.args, self.inline, enqueue, on_demand=self.on_demand,
-                         deferred=self.deferred)
+        return self._with(enqueue=enqueue)
 
     def deferring(self) -> Offloaded:
-        return Offloaded(self.task, self.args, self.inline, self.enqueue, on_demand=True, deferred=True)
+        return self._with(deferred=True)
 
     def __call__(self, row: OutboxMessage, session: Session) -> None:
         if self.deferred:

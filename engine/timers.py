@@ -38,9 +38,6 @@ def fire_due_timers(session_factory: sessionmaker[Session], runner: Runner, *, n
     each batch, after `seconds`. `batch` None: BATCH, or SQLITE_BATCH on SQLite. `on_backlog` is called once,
     after the first full batch that committed (more may be due): the Celery task sends helpers from it.
     """
-    if batch is None:
-        with session_factory() as probe:
-            batch = SQLITE_BATCH if probe.get_bind().dialect.name == "sqlite" else BATCH
     fired = 0
     skipped: set[int] = set()
     cap = float("inf") if limit is None else limit
@@ -49,8 +46,9 @@ def fire_due_timers(session_factory: sessionmaker[Session], runner: Runner, *, n
     while fired + len(skipped) < cap and (deadline is None or batches == 0 or time.monotonic() < deadline):
         batches += 1
         cutoff = now or utcnow()
-        size = int(min(batch, cap - fired - len(skipped)))
         with session_factory() as session:
+            per_batch = batch or (SQLITE_BATCH if session.get_bind().dialect.name == "sqlite" else BATCH)
+            size = int(min(per_batch, cap - fired - len(skipped)))
             instances = _claim(session, cutoff, size, skipped)
             if not instances:
                 break

@@ -160,6 +160,7 @@ def signing_context(db, instance: ProcessInstance) -> dict:
 
 
 # -- the e-agreement PDF (DOC-1) ------------------------------------------------------
+PDF_RETRY_SECONDS = 5  # a queued render takes about a second: the pending page reloads itself after this
 def pdf_response(agreement_id: int, *, download: bool):
     """The cached PDF, rendered now when missing (embedded/eager) or queued (production)."""
     agreement = g.db.get(Agreement, agreement_id)
@@ -181,8 +182,9 @@ def pdf_response(agreement_id: int, *, download: bool):
             except Exception:  # noqa: BLE001 - the broker is down: say so rather than fail with a 500
                 log.exception("agreement %s: could not queue the PDF render", agreement_id)
                 return render_template("error.html", message=_("系统繁忙，请稍后重试")), 503
-            resp = current_app.make_response((render_template("agreements/pdf_pending.html", retry_after=5), 202))
-            resp.headers["Retry-After"] = "5"
+            resp = current_app.make_response((render_template("agreements/pdf_pending.html",
+                                                              retry_after=PDF_RETRY_SECONDS), 202))
+            resp.headers["Retry-After"] = str(PDF_RETRY_SECONDS)
             return resp
     name = _("就业协议书_%(id)s.pdf", id=agreement.agreement_no or agreement.id)
     resp = send_file(io.BytesIO(blobs.read(g.db, doc.storage_key, doc.pdf)), mimetype="application/pdf", as_attachment=download, download_name=name,
