@@ -353,12 +353,12 @@ def _accept_chunk(pairs) -> list[str]:
         return list(pool.map(_accept_one, pairs))
 
 
-def test_a_thousand_invitations_accepted_at_once_give_each_graduate_one_agreement(
+def test_hundreds_of_invitations_accepted_at_once_give_each_graduate_one_agreement(
         runtime, world, make_employer, step, actor):
-    # rules ONL-3, ONL-4, ONL-5: 500 graduates (PostgreSQL; 60 on SQLite, whose writers queue on one lock), each
+    # rules ONL-3, ONL-4, ONL-5: 200 graduates (PostgreSQL; 60 on SQLite, whose writers queue on one lock), each
     # invited by two employers, accept both invitations at the same moment from 2 processes x 8 threads (SQLite:
-    # 1 x 8), each with its own session
-    n = 500 if runtime.db.dialect.name == "postgresql" else 60
+    # 1 x 8), each with its own session. 500 graduates proved nothing more and cost 15 s of `make test`'s 4 minutes.
+    n = 200 if runtime.db.dialect.name == "postgresql" else 60
     setup_started, setup_cpu = time.monotonic(), time.process_time()
     make_employer("hr")
     make_employer("hr2", name="泉州某制造公司")

@@ -53,9 +53,9 @@ def test_a_worker_killed_mid_delivery_still_delivers_each_change_exactly_once(
     changes = 7
     assert _undelivered(runtime) == changes
 
-    # stores at once, answers 1 s later (within the 2 s timeout): a kill in between leaves stored but
+    # stores at once, answers 0.5 s later (within the 1 s timeout): a kill in between leaves stored but
     # unacknowledged changes
-    receiver = Receiver(tmp_path, "--delay", "1.0")
+    receiver = Receiver(tmp_path, "--delay", "0.5")
     env = {
         **os.environ,
         "GRADFLOW_MODE": "production",
@@ -66,7 +66,7 @@ def test_a_worker_killed_mid_delivery_still_delivers_each_change_exactly_once(
         "GRADFLOW_VAR_DIR": str(tmp_path / "worker-var"),
         "GRADFLOW_TIMER_POLL_SECONDS": "1",
         "GRADFLOW_SYNC_URL": receiver.url + "changes",
-        "GRADFLOW_SYNC_TIMEOUT_SECONDS": "2",  # the claim's lease: 2 x 2 + 5 = 9 s
+        "GRADFLOW_SYNC_TIMEOUT_SECONDS": "1",  # the claim's lease: 2 x 1 + 5 = 7 s
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("CELERY_RESULT_BACKEND", None)
