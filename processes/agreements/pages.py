@@ -161,6 +161,8 @@ def signing_context(db, instance: ProcessInstance) -> dict:
 
 # -- the e-agreement PDF (DOC-1) ------------------------------------------------------
 PDF_RETRY_SECONDS = 5  # a queued render takes about a second: the pending page reloads itself after this
+
+
 def pdf_response(agreement_id: int, *, download: bool):
     """The cached PDF, rendered now when missing (embedded/eager) or queued (production)."""
     agreement = g.db.get(Agreement, agreement_id)
