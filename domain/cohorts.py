@@ -55,6 +55,16 @@ def person_record(session: Session, id_number: str | None, graduate_id: int) -> 
     return graduate
 
 
+def earlier_than_current(session: Session, id_number: str | None, graduate_id: int | None,
+                         current: Graduate | None) -> Graduate | None:
+    """earlier_record_of, when the caller has already read the person's current record (domain.accounts.
+    current_graduate): any other record of the same person is an earlier one, read by its id (issue 11: the
+    graduate's write requests read their records once)."""
+    if graduate_id is None or current is None or current.id == graduate_id:
+        return None
+    return person_record(session, id_number, graduate_id)
+
+
 def earlier_record_of(session: Session, id_number: str | None, graduate_id: int | None) -> Graduate | None:
     """The record `graduate_id` when it is one of this person's records but not the current (newest) one:
     GRAD-4 keeps such records read-only."""

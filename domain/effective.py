@@ -18,10 +18,11 @@ from domain.models import EffectiveDestination
 
 
 def unique_write(session: Session, fn: Callable[[], None], message: str) -> None:
+    """Write now, and turn a unique-key violation into a Conflict. No savepoint (issue 11: two statements a
+    step): a Conflict ends the whole step, whose transaction is rolled back (or the timer's own savepoint)."""
     try:
-        with session.begin_nested():
-            fn()
-            session.flush()
+        fn()
+        session.flush()
     except IntegrityError as exc:
         raise Conflict(message) from exc
 

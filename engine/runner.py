@@ -309,7 +309,7 @@ class Runner:
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
         self._run_engine(ctx, workflow)
         self._save(session, instance, workflow)
-        self._sync_work_items(session, instance, workflow, actor)
+        self._sync_work_items(session, instance, workflow, actor, existing=[])  # a new instance has no items yet
         session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="start",
                                data_after=data or {}, status_label=instance.status_label))
         self._after_step(ctx)

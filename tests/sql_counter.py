@@ -3,9 +3,11 @@
 Shared by `tests/test_sql_budget.py` (budgets) and `bench/step_profile.py` (the same counts with timings)."""
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -19,6 +21,14 @@ class Counts:
     commits: int = 0
     rollbacks: int = 0
     sql: list[str] = field(default_factory=list)
+
+
+def _caller() -> str:
+    """The project frames that issued a statement, innermost last (bench/step_profile.py --sql)."""
+    frames = [f for f in traceback.extract_stack()[:-3]
+              if "/site-packages/" not in f.filename and "sql_counter" not in f.filename
+              and "step_profile" not in f.filename]
+    return "  <- " + " < ".join(f"{Path(f.filename).stem}:{f.name}:{f.lineno}" for f in reversed(frames[-4:]))
 
 
 class Counter:
@@ -36,7 +46,7 @@ class Counter:
         if self.now is not None and not statement.lstrip().upper().startswith("BEGIN"):
             self.now.statements += 1
             if self.keep_sql:
-                self.now.sql.append(" ".join(statement.split())[:160])
+                self.now.sql.append(" ".join(statement.split())[:110] + _caller())
 
     def _checkout(self, dbapi_conn, record, proxy) -> None:
         if self.now is not None:

@@ -279,6 +279,39 @@ def test_one_agreement_only_and_answers_need_an_open_answer_item(app, runtime, w
     assert shown["status_label"] == "单位发起邀请 等待应约" and shown["agreement"]["status"] == "invited"
 
 
+def test_an_effective_destination_makes_invitations_view_only(app, runtime, world, make_graduate, make_employer):
+    # rules ONL-3, DST-4: a graduate whose destination is effective can neither accept nor refuse an invitation
+    # (the API's check and the accept handler's own check each read both questions in one statement)
+    import pytest
+
+    from core.errors import Conflict
+    from domain.models import EffectiveDestination
+    from processes.agreements import rules
+
+    grad = make_graduate("g1")
+    make_employer("hr")
+    c = app.test_client()
+    g, hr = token(c, "g1"), token(c, "hr")
+    inst = c.post("/api/v1/invitations", headers=hr, json=invite_body(grad)).json
+    with runtime.Session() as s:
+        s.add(EffectiveDestination(graduate_id=grad.id, kind="destination", record_id=1))
+        s.commit()
+    for answer in ("accept", "refuse"):
+        resp = c.post(f"/api/v1/instances/{inst['id']}/answer", headers=g, json={"answer": answer})
+        assert resp.status_code == 409 and resp.json["error"]["message"] == "你已有生效的毕业去向，如需签约请先作废该去向。"
+    with runtime.Session() as s:
+        agreement = s.scalar(select(Agreement).where(Agreement.instance_id == inst["id"]))
+        with pytest.raises(Conflict, match="请先作废该去向后再签约"):
+            rules.claim_agreement(s, agreement)
+        s.rollback()
+        s.delete(s.get(EffectiveDestination, grad.id))
+        s.commit()
+    ok = c.post(f"/api/v1/instances/{inst['id']}/answer", headers=g, json={"answer": "accept"})
+    assert ok.status_code == 200 and ok.json["agreement"]["status"] == "accepted"
+    with runtime.Session() as s:
+        assert s.scalar(select(Agreement.active_key).where(Agreement.instance_id == inst["id"])) == grad.id
+
+
 def test_bad_invitations_change_nothing(app, runtime, world, make_graduate, make_employer):
     # rules ONL-1, GRAD-6, ROLE-1
     grad = make_graduate("g1")

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, EngineError, Forbidden
 from core.i18n import N_
 from core.masking import mask_id_numbers
-from domain.accounts import actor_for
-from domain.models import AccessLog, Account
+from domain.accounts import actor_for, current_graduate
+from domain.models import AccessLog, Account, Graduate
 from engine.services import Actor
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,19 @@ def current_actor() -> Actor:
         account = g.get("api_account") or (g.db.get(Account, current_user.id) if current_user.is_authenticated else None)
         if account is None:
             raise Forbidden("请先登录")
-        actor = g.actor = actor_for(g.db, account)
+        actor = g.actor = actor_for(g.db, account, request_graduate(account))
     return actor
+
+
+def request_graduate(account: Account) -> Graduate | None:
+    """The account's current graduate record (domain.accounts.current_graduate), read once per request: the
+    GRAD-4 check, the actor and the graduate's pages share it (issue 11)."""
+    known = g.get("current_graduate")
+    if known is not None and known[0] == account.id:
+        return known[1]
+    graduate = current_graduate(g.db, account)
+    g.current_graduate = (account.id, graduate)
+    return graduate
 
 
 BUSY = N_("系统繁忙，该事项正在被其他人处理，请稍后刷新重试")

@@ -253,7 +253,8 @@ def create_invitation():
 
 def _answer(item: WorkItem, answer: str) -> ProcessInstance:
     actor = current_actor()
-    return run_step(lambda db: signing.answer_invitation(db, g.runtime.runner, actor, item.instance_id, answer))
+    return run_step(lambda db: signing.answer_invitation(db, g.runtime.runner, actor, item.instance_id, answer,
+                                                         item))
 
 
 # -- agreements: list, detail, e-agreement PDF (DOC-1) -------------------------------------

@@ -6,12 +6,12 @@ guard: the loser's insert/update fails and its whole step rolls back as a Confli
 """
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core.db import utcnow
 from core.errors import Conflict
@@ -34,13 +34,21 @@ def next_agreement_no(session: Session, province_code: str, year: int | None = N
     return f"{year:04d}{prov}{value:013d}"
 
 
+def held_elsewhere(graduate_id: Any, agreement_id: Any) -> tuple[Any, Any]:
+    """ONL-3's two questions as columns of one statement (issue 11): does the graduate hold another agreement,
+    and do they have an effective destination? (Ids or correlated columns.)"""
+    held = aliased(Agreement)  # not correlated with an outer agreement the ids may come from
+    other = exists().where(held.active_key == graduate_id, held.id != agreement_id)
+    effective = exists().where(EffectiveDestination.graduate_id == graduate_id)
+    return other.label("other_held"), effective.label("effective")
+
+
 def claim_agreement(session: Session, agreement: Agreement) -> None:
     """ONL-3: a graduate has one agreement (accepted, under review or signed)."""
-    other = session.scalar(select(Agreement).where(Agreement.active_key == agreement.graduate_id,
-                                                   Agreement.id != agreement.id))
-    if other is not None:
+    other, effective = session.execute(select(*held_elsewhere(agreement.graduate_id, agreement.id))).one()
+    if other:
         raise Conflict("你已接受或签订了一份就业协议，其他签约邀请只能查看，不能再接受")
-    if session.get(EffectiveDestination, agreement.graduate_id) is not None:
+    if effective:
         raise Conflict("你已有生效的毕业去向，请先作废该去向后再签约")
 
     def set_key():

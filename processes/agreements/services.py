@@ -21,7 +21,6 @@ from domain.models import (
     Account,
     Agreement,
     AssistLink,
-    EffectiveDestination,
     Employer,
     Graduate,
     Termination,
@@ -30,6 +29,8 @@ from domain.schools import module_closed_reason
 from engine.models import OutboxMessage, ProcessInstance, WorkItem
 from engine.runner import Runner
 from engine.services import Actor
+
+from . import rules
 
 ASSIST_LINK_DAYS = 7
 TITLES = {
@@ -126,14 +127,18 @@ def invite(session: Session, runner: Runner, actor: Actor, graduate_id: int, ter
     )
 
 
-def answer_invitation(session: Session, runner: Runner, actor: Actor, instance_id: int, answer: str) -> ProcessInstance:
-    """ONL-2: accept or refuse before the deadline."""
+def answer_invitation(session: Session, runner: Runner, actor: Actor, instance_id: int, answer: str,
+                      item: WorkItem | None = None) -> ProcessInstance:
+    """ONL-2: accept or refuse before the deadline. `item`: the open answer item, when the caller has just read
+    it in this transaction (the API; the runner still completes it only while it is open)."""
     instance = POLICY.instance(session, actor, instance_id)
     if actor.role != "Graduate":
         raise Forbidden("只有毕业生本人可以回应签约邀请")
     if answer not in {"accept", "refuse"}:
         raise ValidationFailed("请选择接受或拒绝")
-    item = open_item(session, instance.id, "invitation_answer")
+    if item is None or item.instance_id != instance.id or item.form_key != "invitation_answer" \
+            or item.state != "open":
+        item = open_item(session, instance.id, "invitation_answer")
     reason = view_only_reason(session, instance)
     if reason:
         raise Conflict(reason)  # ONL-3: neither accept nor refuse, as on the page
@@ -143,14 +148,13 @@ def answer_invitation(session: Session, runner: Runner, actor: Actor, instance_i
 def view_only_reason(session: Session, instance: ProcessInstance) -> str | None:
     """ONL-3: once another agreement is accepted, under review or signed (or another destination is
     effective), every other invitation is view-only."""
-    agreement = session.scalar(select(Agreement).where(Agreement.instance_id == instance.id))
-    if agreement is None:
+    found = session.execute(select(Agreement, *rules.held_elsewhere(Agreement.graduate_id, Agreement.id))
+                            .where(Agreement.instance_id == instance.id)).first()  # one statement (issue 11)
+    if found is None:
         return None
-    other = session.scalar(select(Agreement).where(Agreement.active_key == agreement.graduate_id,
-                                                   Agreement.id != agreement.id))
-    if other is not None:
+    if found.other_held:
         return "你已接受或签订了一份就业协议，其他单位的签约邀请只能查看，不能操作。"
-    if session.get(EffectiveDestination, agreement.graduate_id) is not None:
+    if found.effective:
         return "你已有生效的毕业去向，如需签约请先作废该去向。"
     return None
 

@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from core.errors import Conflict, Forbidden
 from domain.accounts import current_graduate
-from domain.cohorts import earlier_record_of, graduate_records, person_record
+from domain.cohorts import earlier_record_of, earlier_than_current, graduate_records, person_record
 from domain.models import Account, Agreement, Graduate, Message
 from engine.models import ProcessInstance, WorkItem
 from forms.base import ActionForm
 from webapp.api.base import bearer_token
 from webapp.records import record_context
-from webapp.session import log_refusal, role_required
+from webapp.session import log_refusal, request_graduate, role_required
 
 bp = Blueprint("cohorts", __name__, template_folder="templates")
 graduate_only = role_required("graduate")
@@ -72,12 +72,13 @@ def _refuse_writes_on_earlier_cohorts():
     account = _account()
     if account is None or account.role != "graduate":
         return None
+    current = request_graduate(account)  # the actor of this request is built from it too
     record = chosen_record(account) if current_user.is_authenticated else None
     if record is None:
-        record = earlier_record_of(g.db, account.id_number, _target_graduate_id())
+        record = earlier_than_current(g.db, account.id_number, _target_graduate_id(), current)
     if record is None:
         return None
-    message = read_only_message(record, current_graduate(g.db, account))
+    message = read_only_message(record, current)
     log_refusal(f"write on earlier cohort record {record.id}")
     if request.path.startswith("/api/"):
         return jsonify(error={"message": message, "details": {"cohort": record.cohort}}), Conflict.status

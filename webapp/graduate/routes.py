@@ -18,20 +18,20 @@ from core.db import utcnow
 from core.errors import Conflict, Forbidden, ValidationFailed
 from domain import blobs
 from domain.access import POLICY
-from domain.accounts import current_graduate
 from domain.models import Account, Attachment, Graduate, Message
 from domain.schools import module_closed_reason
 from engine.models import AuditEvent, ProcessInstance, WorkItem
 from forms.auth import ContactForm
 from forms.base import ActionForm
 from webapp.records import record_context
-from webapp.session import current_actor, log_refusal, role_required, run_step
+from webapp.session import current_actor, log_refusal, request_graduate, role_required, run_step
 
 bp = Blueprint("graduate", __name__)
 
 
 def me() -> Graduate:
-    graduate = current_graduate(g.db, g.db.get(Account, current_user.id))
+    account = g.db.get(Account, current_user.id)
+    graduate = request_graduate(account) if account is not None else None
     if graduate is None:
         abort(403)
     return graduate
