@@ -204,10 +204,18 @@ def _apply(session: Session, deltas: dict[tuple[int, int, int, str, str], int]) 
     if not keys:
         return
     names = ("school_id", "department_id", "cohort", "module", "bucket")
-    session.execute(_insert(session, _COUNTER), [dict(zip(names, k, strict=True), n=0) for k in keys])
-    stmt = update(_COUNTER).where(*(_COUNTER.c[n] == bindparam(f"k_{n}") for n in names)).values(
-        n=_COUNTER.c.n + bindparam("d"))
-    session.execute(stmt, [{**{f"k_{n}": v for n, v in zip(names, k, strict=True)}, "d": deltas[k]} for k in keys])
+    session.execute(_counter_upsert(session), [{**dict(zip(names, k, strict=True)), "n": deltas[k]} for k in keys])
+
+
+def _counter_upsert(session: Session) -> Any:
+    """One statement moves the counters (issue 11: an insert of missing rows and an update before): a missing
+    row is inserted with the difference, an existing one moves by it."""
+    name = session.get_bind().dialect.name
+    if name not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"statistics on {name}")
+    ins = (postgresql.insert if name == "postgresql" else sqlite.insert)(_COUNTER)
+    return ins.on_conflict_do_update(index_elements=list(_COUNTER.primary_key.columns),
+                                     set_={"n": _COUNTER.c.n + ins.excluded.n})
 
 
 def rebuild_statistics(session: Session, areas: dict[str, str] | None = None) -> int:

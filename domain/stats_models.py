@@ -43,7 +43,8 @@ class StatCounter(Base):
 
     Buckets: the states (registered, reviewing, unregistered) and, for the destination module,
     ``cat:<category>`` and ``type:<dest_type>`` of the registered graduates. Moved only by
-    ``UPDATE ... SET n = n + :d`` (rows inserted first if missing), in a fixed key order."""
+    ``INSERT ... ON CONFLICT DO UPDATE SET n = n + :d`` (a missing row starts at the difference), in a fixed
+    key order."""
 
     __tablename__ = "stat_counter"
 
