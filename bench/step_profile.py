@@ -157,7 +157,7 @@ def main() -> None:
           rows, left=2)
     for backend, profiler in profiles.items():
         print(f"\npyinstrument, {backend}, {args.profile}:")
-        print(profiler.output_text(unicode=True, color=False, show_all=False))
+        print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
     print(f"load average at end {os.getloadavg()}")
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event, inspect, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
@@ -114,3 +115,44 @@ def use_immediate_transactions_on_sqlite(eng: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+# -- rows looked up by an immutable unique key, once per transaction (issue 11) ----------------------------------
+# A step reads the record of its instance in a handler, a completion hook and the response: three SELECTs by
+# `instance_id`, which the identity map cannot answer (it knows primary keys only, and holds objects weakly).
+# `by_key` keeps what it found (or added, through `remember`) until the transaction ends.
+_BY_KEY = "gradflow_by_key"
+_Row = TypeVar("_Row")
+
+
+def transaction_memo(session: Session) -> dict[Any, Any]:
+    """What this transaction has read or written and may need again; emptied when the transaction ends."""
+    memo: dict[Any, Any] = session.info.setdefault(_BY_KEY, {})
+    return memo
+
+
+def by_key(session: Session, model: type[_Row], column: str, value: object) -> _Row | None:
+    """The one row of `model` whose immutable unique `column` is `value`, read at most once per transaction."""
+    memo = transaction_memo(session)
+    known: _Row | None = memo.get((model, column, value))
+    if known is not None:
+        state = inspect(known)
+        if state.persistent or state.pending:  # not deleted, still in this session
+            return known
+    found: _Row | None = session.scalar(select(model).where(getattr(model, column) == value).limit(1))
+    if found is not None:
+        memo[(model, column, value)] = found
+    return found
+
+
+def remember(session: Session, obj: object, column: str) -> None:
+    """A row this transaction has just added (or read another way), for later `by_key` look-ups."""
+    transaction_memo(session)[(type(obj), column, getattr(obj, column))] = obj
+
+
+def _forget_by_key(session: Session, *_: object) -> None:
+    session.info.pop(_BY_KEY, None)
+
+
+for _name in ("after_commit", "after_rollback", "after_soft_rollback"):
+    event.listen(Session, _name, _forget_by_key)

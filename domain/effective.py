@@ -12,6 +12,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db import remember
 from core.errors import Conflict
 from domain.graduate_info import info_changed
 from domain.models import EffectiveDestination
@@ -33,7 +34,9 @@ def claim_effective(session: Session, graduate_id: int, kind: str, record_id: in
         raise Conflict("该毕业生已有生效的毕业去向，不能同时生效两个去向")
 
     def add():
-        session.add(EffectiveDestination(graduate_id=graduate_id, kind=kind, record_id=record_id))
+        row = EffectiveDestination(graduate_id=graduate_id, kind=kind, record_id=record_id)
+        session.add(row)
+        remember(session, row, "graduate_id")  # held: the PRV-3 sync snapshot at commit reads it by its key
 
     unique_write(session, add, "该毕业生已有生效的毕业去向，不能同时生效两个去向")
     info_changed(session, graduate_id, "destination")  # CNF-5: a confirmed graduate confirms again

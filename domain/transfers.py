@@ -30,7 +30,7 @@ from domain.graduate_info import current_info, invalidate_info, register_info
 from domain.models import Graduate, Message, RegisteredInfo, TransferApplication
 from domain.notify import graduate_account
 from domain.schools import module_closed_reason
-from engine.models import OutboxMessage, ProcessInstance, WorkItem
+from engine.models import OutboxMessage, ProcessInstance
 from engine.runner import Runner, props
 from engine.services import Actor, StepContext
 
@@ -229,11 +229,8 @@ def start(session: Session, runner: Runner, actor: Actor, graduate: Graduate, ki
               "action": action},
         title=kind.title_of(action), category=application[kind.type_field],
         subject_name=graduate.name, subject_no=graduate.student_no,
+        submit=(form_key, {"application": application}),
     )
-    first = session.scalar(select(WorkItem).where(WorkItem.instance_id == instance.id, WorkItem.state == "open",
-                                                  WorkItem.form_key == form_key))
-    assert first is not None, f"{process_id} starts with the graduate's form"
-    runner.complete(session, first.id, actor, {"application": application}, audit_action="submit")
     return instance
 
 

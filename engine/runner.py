@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.db import utcnow
+from core.db import transaction_memo, utcnow
 from core.errors import Conflict, EngineError, Forbidden, NotFound
 from engine import services
 from engine.models import AuditEvent, ProcessInstance, WorkItem
@@ -42,6 +42,8 @@ from engine.specs import SpecRegistry
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # What a step stores on its task: the data, or a function building it from the loaded task.
 StepData = dict[str, Any] | Callable[[Any], dict[str, Any]]
+
+OPEN_ITEMS = "open_work_items"  # transaction_memo key: an instance's open items after its last sync
 
 
 @contextmanager
@@ -233,6 +235,30 @@ class Runner:
             current_service_call.reset(token)
 
     # -- projection -----------------------------------------------------------
+    @staticmethod
+    def _new_item(instance: ProcessInstance, task: Any, now: datetime) -> WorkItem:
+        p = props(task.task_spec)
+        return WorkItem(
+            instance_id=instance.id,
+            task_id=str(task.id),
+            task_name=task.task_spec.bpmn_id or task.task_spec.name,
+            title=task.task_spec.bpmn_name or task.task_spec.name,
+            role=task.task_spec.lane or "",
+            form_key=p.get("formKey", ""),
+            status_label=render_label(p.get("statusLabel", ""), task.data),
+            optional=p.get("optional") == "true",
+            graduate_id=instance.graduate_id,
+            employer_id=instance.employer_id,
+            school_id=instance.school_id,
+            department_id=instance.department_id,
+            cohort=instance.cohort,
+            subject_name=instance.subject_name,
+            subject_no=instance.subject_no,
+            category=instance.category,
+            process_id=instance.process_id,
+            created_at=now,
+        )
+
     def _sync_work_items(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
                          actor: services.Actor | None, decision: str | None = None, *,
                          existing: list[WorkItem] | None = None) -> list[WorkItem]:
@@ -258,36 +284,31 @@ class Runner:
         for task_id, task in ready.items():
             if task_id in open_items:
                 continue
-            p = props(task.task_spec)
-            role = task.task_spec.lane or ""
-            item = WorkItem(
-                instance_id=instance.id,
-                task_id=task_id,
-                task_name=task.task_spec.bpmn_id or task.task_spec.name,
-                title=task.task_spec.bpmn_name or task.task_spec.name,
-                role=role,
-                form_key=p.get("formKey", ""),
-                status_label=render_label(p.get("statusLabel", ""), task.data),
-                optional=p.get("optional") == "true",
-                graduate_id=instance.graduate_id,
-                employer_id=instance.employer_id,
-                school_id=instance.school_id,
-                department_id=instance.department_id,
-                cohort=instance.cohort,
-                subject_name=instance.subject_name,
-                subject_no=instance.subject_no,
-                category=instance.category,
-                process_id=instance.process_id,
-                created_at=now,
-            )
+            item = self._new_item(instance, task, now)
             session.add(item)
             created.append(item)
+        # for the step's answer (open_items): only this method opens or closes items
+        transaction_memo(session)[(OPEN_ITEMS, instance.id)] = [
+            wi for task_id, wi in open_items.items() if task_id in ready] + created
         return created
+
+    @staticmethod
+    def open_items(session: Session, instance_id: int) -> list[WorkItem]:
+        """The instance's open work items: as the last step of this transaction left them, else read."""
+        known: list[WorkItem] | None = transaction_memo(session).get((OPEN_ITEMS, instance_id))
+        if known is not None and all(i.state == "open" and not sa_inspect(i).deleted for i in known):
+            return list(known)
+        return list(session.scalars(select(WorkItem).where(WorkItem.instance_id == instance_id,
+                                                           WorkItem.state == "open")))
 
     # -- public steps ---------------------------------------------------------
     def start(self, session: Session, process_id: str, actor: services.Actor, *, scope: dict[str, Any],
               data: dict[str, Any] | None = None, title: str = "", category: str = "", subject_name: str = "",
-              subject_no: str = "", business_key: str | None = None) -> ProcessInstance:
+              subject_no: str = "", business_key: str | None = None,
+              submit: tuple[str, dict[str, Any]] | None = None) -> ProcessInstance:
+        """A new instance of the latest version. `submit` = (form key, data): the starter's first form is
+        completed in the same step, as `complete` would (audited as "submit"), but the instance is saved once and
+        the form's work item written once, already completed (issue 11: a submission is one step)."""
         version_id = self.registry.latest_version_id(session, process_id)
         loaded = self.registry.load(session, version_id)
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine())
@@ -308,12 +329,40 @@ class Runner:
         session.flush()  # handlers need the instance id
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
         self._run_engine(ctx, workflow)
+        started = AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="start",
+                             data_after=data or {}, status_label=self._status_label(workflow))
+        session.add(started)
+        if submit is not None:
+            self._submit_first(ctx, workflow, *submit)
         self._save(session, instance, workflow)
         self._sync_work_items(session, instance, workflow, actor, existing=[])  # a new instance has no items yet
-        session.add(AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="start",
-                               data_after=data or {}, status_label=instance.status_label))
         self._after_step(ctx)
         return instance
+
+    def _submit_first(self, ctx: services.StepContext, workflow: BpmnWorkflow, form_key: str,
+                      data: dict[str, Any]) -> None:
+        """Complete the new instance's ready form `form_key` as its starter; its work item is added completed."""
+        session, instance, actor = ctx.session, ctx.instance, ctx.actor
+        task = next((t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                     if props(t.task_spec).get("formKey") == form_key), None)
+        if task is None:
+            raise EngineError(f"流程 {instance.process_id} 开始时没有待填写的表单 {form_key}")
+        now = utcnow()
+        item = self._new_item(instance, task, now)
+        if not self.policy.may_complete(actor, item):
+            raise Forbidden("无权办理该事项")
+        before = {k: copy.deepcopy(task.data.get(k)) for k in data}
+        task.data.update(copy.deepcopy(data))
+        self._run_engine(ctx, workflow, action=task.run)
+        for hook in self.extensions.hooks:
+            hook(ctx, task.task_spec, task.data)
+        item.state, item.completed_at, item.completed_by = "completed", now, actor.id
+        session.add(item)
+        session.add(AuditEvent(
+            instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="submit",
+            task_name=item.task_name, task_title=item.title, data_before=before, data_after=copy.deepcopy(data),
+            status_label=self._status_label(workflow),
+        ))
 
     def open_work_item(self, session: Session, work_item_id: int, actor: services.Actor) -> WorkItem:
         item = session.get(WorkItem, work_item_id)

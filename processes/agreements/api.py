@@ -14,6 +14,7 @@ import logging
 from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
+from core.db import by_key
 from core.errors import Forbidden, ValidationFailed
 from core.timefmt import iso
 from domain import blobs, dicts
@@ -180,7 +181,7 @@ def agreement_json(db, agreement: Agreement, *, full: bool = False) -> dict:
 
 def instance_extras(db, instance: ProcessInstance) -> dict:
     """Added to GET /instances/<id> and every step answer: the agreement or termination behind it."""
-    agreement = db.scalar(select(Agreement).where(Agreement.instance_id == instance.id))
+    agreement = by_key(db, Agreement, "instance_id", instance.id)  # read by the step already, if one ran
     return {"agreement": agreement_json(db, agreement, full=True) if agreement is not None else None}
 
 

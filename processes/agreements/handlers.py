@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import by_key, remember, utcnow
 from core.errors import Conflict, NotFound
 from domain import notify
 from domain.effective import claim_effective
@@ -24,8 +24,8 @@ TIMER_PROCESSES = ("online_signing",)  # the processes of this module with timer
 
 
 def agreement_of(ctx: StepContext) -> Agreement:
-    row = ctx.cached(("agreement", ctx.instance.id), lambda: ctx.session.scalar(
-        select(Agreement).where(Agreement.instance_id == ctx.instance.id)))
+    row = ctx.cached(("agreement", ctx.instance.id), lambda: by_key(ctx.session, Agreement, "instance_id",
+                                                                     ctx.instance.id))
     if row is None:
         raise NotFound("协议不存在")
     return row
@@ -78,6 +78,7 @@ def invite(ctx: StepContext, data: dict, params: dict):
                           instance_id=ctx.instance.id, kind="online", status="invited",
                           fields=dict(data.get("invitation") or {}), answer_deadline=deadline)
     ctx.session.add(agreement)
+    remember(ctx.session, agreement, "instance_id")
     rules.open_invitation(ctx.session, agreement)  # ONL-5
     employer = ctx.session.get(Employer, ctx.instance.employer_id)
     if employer is None:
@@ -174,11 +175,12 @@ def reject(ctx: StepContext, data: dict, params: dict):
 
 # -- offline signing and paper registration -------------------------------------------
 def _upsert_agreement(ctx: StepContext, kind: str, status: str, fields: dict) -> Agreement:
-    agreement = ctx.session.scalar(select(Agreement).where(Agreement.instance_id == ctx.instance.id))
+    agreement = by_key(ctx.session, Agreement, "instance_id", ctx.instance.id)
     if agreement is None:
         agreement = Agreement(graduate_id=ctx.instance.graduate_id, instance_id=ctx.instance.id, kind=kind,
                               cohort=ctx.instance.cohort)
         ctx.session.add(agreement)
+        remember(ctx.session, agreement, "instance_id")
         ctx.session.flush()
         rules.claim_agreement(ctx.session, agreement)  # ONL-3 applies to every kind of agreement
     agreement.fields = dict(fields)
@@ -256,6 +258,6 @@ def mirror_reviewer_edit(ctx: StepContext, task_spec: Any, data: dict) -> None:
     if props(task_spec).get("formKey") != "review":
         return
     fields = (data.get("application") or {}).get("fields")
-    agreement = ctx.session.scalar(select(Agreement).where(Agreement.instance_id == ctx.instance.id))
+    agreement = by_key(ctx.session, Agreement, "instance_id", ctx.instance.id)
     if agreement is not None and fields:
         agreement.fields = dict(fields)

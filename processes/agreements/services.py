@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import by_key, remember, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from domain.access import POLICY
 from domain.accounts import hash_password
@@ -152,6 +152,7 @@ def view_only_reason(session: Session, instance: ProcessInstance) -> str | None:
                             .where(Agreement.instance_id == instance.id)).first()  # one statement (issue 11)
     if found is None:
         return None
+    remember(session, found.Agreement, "instance_id")  # the step and its answer read it again
     if found.other_held:
         return "你已接受或签订了一份就业协议，其他单位的签约邀请只能查看，不能操作。"
     if found.effective:
@@ -161,13 +162,14 @@ def view_only_reason(session: Session, instance: ProcessInstance) -> str | None:
 
 # -- offline signing (OFF), paper registration (PAP), offline termination (OFT) -----------
 def start_form_process(session, runner, actor, graduate, process_id, data, category="",
-                        title: str | None = None) -> ProcessInstance:
+                        title: str | None = None, submit: tuple[str, dict] | None = None) -> ProcessInstance:
     if actor.graduate_id != graduate.id:
         raise Forbidden("无权为其他毕业生办理")
     if graduate.confirmed_at is None:
         raise Conflict("请先核对基本信息并点击“信息确认无误，进入系统”")
     return runner.start(session, process_id, actor, scope=scope_of(graduate), data=data, title=title or TITLES[process_id],
-                        category=category[:100], subject_name=graduate.name, subject_no=graduate.student_no)
+                        category=category[:100], subject_name=graduate.name, subject_no=graduate.student_no,
+                        submit=submit)
 
 
 def _offline_instance(session, runner, actor, graduate, fields, instance_id) -> ProcessInstance:
@@ -219,7 +221,7 @@ def create_assist_link(session: Session, actor: Actor, instance_id: int, *, days
     if actor.role != "Graduate":
         raise Forbidden("只有毕业生本人可以发送协助回传链接")
     item = open_item(session, instance.id, "stamped_upload")
-    agreement = session.scalar(select(Agreement).where(Agreement.instance_id == instance.id))
+    agreement = by_key(session, Agreement, "instance_id", instance.id)
     if agreement is None:
         raise NotFound("协议不存在")
     token = secrets.token_urlsafe(24)
@@ -281,10 +283,9 @@ def submit_paper(session: Session, runner: Runner, actor: Actor, graduate: Gradu
         reason = module_closed_reason(graduate)
         if reason:
             raise Conflict(reason)
-        instance = start_form_process(session, runner, actor, graduate, "paper_registration",
-                                       {"review_levels": graduate.school.review_levels},
-                                       fields.get("employer_name", ""))
-        work_item_id = open_item(session, instance.id, "paper_agreement").id
+        return start_form_process(session, runner, actor, graduate, "paper_registration",
+                                  {"review_levels": graduate.school.review_levels}, fields.get("employer_name", ""),
+                                  submit=("paper_agreement", {"application": application}))
     return runner.complete(session, work_item_id, actor, {"application": application}, audit_action="submit")
 
 

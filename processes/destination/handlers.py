@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import by_key, remember, utcnow
 from domain import notify
 from domain.effective import claim_effective, release_effective
 from domain.models import DestinationRecord
@@ -20,7 +19,7 @@ Data = dict[str, Any]
 
 
 def destination_record(session: Session, instance_id: int) -> DestinationRecord | None:
-    return session.scalar(select(DestinationRecord).where(DestinationRecord.instance_id == instance_id))
+    return by_key(session, DestinationRecord, "instance_id", instance_id)  # once per step (issue 11)
 
 
 def _record(ctx: StepContext) -> DestinationRecord:
@@ -44,6 +43,7 @@ def submit(ctx: StepContext, data: Data, params: Data) -> Data:
     if record is None:
         record = DestinationRecord(graduate_id=ctx.instance.graduate_id, instance_id=ctx.instance.id)
         ctx.session.add(record)
+        remember(ctx.session, record, "instance_id")
     apply_application(record, ctx.instance, data.get("application") or {})
     record.status = "pending"
     ctx.session.flush()

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from core.db import by_key
 from core.errors import Conflict, ValidationFailed
 from domain import dicts
 from domain.attachments import store_images
@@ -118,7 +119,7 @@ def home_context(db, graduate: Graduate) -> dict[str, Any]:
 
 
 def record_context(db, instance: ProcessInstance) -> dict[str, Any]:
-    rec = db.scalar(select(DestinationRecord).where(DestinationRecord.instance_id == instance.id))
+    rec = by_key(db, DestinationRecord, "instance_id", instance.id)
     return {"rec": rec, "attachments": attachments_of(db, rec.attachment_ids if rec else []),
             "field_labels": FIELD_LABELS}
 
@@ -141,7 +142,7 @@ def apply_edit(db, instance: ProcessInstance, application: dict[str, Any], form:
 
 
 def api_json(db, instance: ProcessInstance) -> dict[str, Any]:
-    rec = db.scalar(select(DestinationRecord).where(DestinationRecord.instance_id == instance.id))
+    rec = by_key(db, DestinationRecord, "instance_id", instance.id)
     if rec is None:
         return {}
     return {"destination": {"dest_type": rec.dest_type, "category": rec.category, "fields": rec.fields,

@@ -95,11 +95,8 @@ def start_filing(session: Session, runner: Runner, actor: Actor, graduate: Gradu
         data={"review_levels": graduate.school.review_levels, "graduate_id": graduate.id},
         title="其他毕业去向登记", category=application["type_name"],
         subject_name=graduate.name, subject_no=graduate.student_no,
+        submit=(FORM_KEY, {"application": application}),
     )
-    first = session.scalar(select(WorkItem).where(WorkItem.instance_id == instance.id, WorkItem.state == "open",
-                                                  WorkItem.form_key == FORM_KEY))
-    assert first is not None, "destination_filing starts with the graduate's form"
-    runner.complete(session, first.id, actor, {"application": application}, audit_action="submit")
     return instance
 
 

@@ -62,8 +62,8 @@ def submit_offline_termination(session: Session, runner: Runner, actor: Actor, g
     if work_item_id is None:
         if agreement.kind not in {"offline", "paper"} or agreement.status != "signed":
             raise Conflict("只有线下签约或已登记的纸质协议才能申请线下解约")
-        instance = start_form_process(session, runner, actor, graduate, "offline_termination",
-                                       {"review_levels": graduate.school.review_levels},
-                                       clean.get("reason_name") or "", title=TITLES["offline_termination"])
-        work_item_id = open_item(session, instance.id, "termination_letter").id
+        return start_form_process(session, runner, actor, graduate, "offline_termination",
+                                  {"review_levels": graduate.school.review_levels}, clean.get("reason_name") or "",
+                                  title=TITLES["offline_termination"],
+                                  submit=("termination_letter", {"application": application}))
     return runner.complete(session, work_item_id, actor, {"application": application}, audit_action="submit")
