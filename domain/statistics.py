@@ -132,7 +132,7 @@ def _insert(session: Session, table):
 def refresh_graduates(session: Session, graduate_ids: Iterable[int]) -> None:
     """Recompute these graduates' per-module states and move the counters by the difference (same transaction).
 
-    Each graduate's stat row is locked (PostgreSQL: SELECT ... FOR UPDATE, in id order) before its state is
+    Each graduate's stat row is locked (an upsert that writes it to itself, in id order) before its state is
     read, so two transactions for one graduate count it once; counters move by ``n = n + :d`` in key order, so
     two steps for graduates of one school never lose an update nor deadlock on each other."""
     ids = sorted({int(i) for i in graduate_ids if i is not None})
@@ -149,11 +149,11 @@ def refresh_graduates(session: Session, graduate_ids: Iterable[int]) -> None:
 
 # The refresh's statements, built once per dialect and process-area mapping (each step's commit runs them: building
 # the states query alone cost about as much as running it); the graduates go in as an expanding parameter.
-_STATEMENTS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Any, Any, Any]] = {}
+_STATEMENTS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Any, Any]] = {}
 _IDS = "graduate_ids"
 
 
-def _refresh_statements(session: Session) -> tuple[Any, Any, Any]:
+def _refresh_statements(session: Session) -> tuple[Any, Any]:
     dialect = session.get_bind().dialect.name
     key = (dialect, tuple(sorted(POLICY.areas.items())))
     found = _STATEMENTS.get(key)
@@ -161,12 +161,16 @@ def _refresh_statements(session: Session) -> tuple[Any, Any, Any]:
         ids: Any = bindparam(_IDS, expanding=True)
         blank: Any = select(Graduate.id, Graduate.school_id, Graduate.department_id, Graduate.cohort,
                             *(literal_column("''").label(c) for c in _STATE_COLUMNS)).where(Graduate.id.in_(ids))
-        insert_blank = _insert(session, _STAT).from_select(["graduate_id", "school_id", "department_id", "cohort",
-                                                            *_STATE_COLUMNS], blank)
-        locked = select(_STAT).where(_STAT.c.graduate_id.in_(ids)).order_by(_STAT.c.graduate_id)
-        if dialect == "postgresql":
-            locked = locked.with_for_update()
-        found = (insert_blank, locked, states_query().where(Graduate.id.in_(ids)))
+        # One statement claims each graduate's stat row (issue 11: an insert of the missing ones, then a locking
+        # read): a missing row is inserted blank, an existing one "updated" to itself, which locks it (in id
+        # order) and returns it as it was.
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_STAT)
+        claim = ins.from_select(["graduate_id", "school_id", "department_id", "cohort", *_STATE_COLUMNS],
+                                blank.order_by(Graduate.id)) \
+            .on_conflict_do_update(index_elements=[_STAT.c.graduate_id],
+                                   set_={"graduate_id": ins.excluded.graduate_id}) \
+            .returning(*_STAT.c)
+        found = (claim, states_query().where(Graduate.id.in_(ids)))
         if len(_STATEMENTS) > 8:  # the areas change only when a runtime is built (tests build many)
             _STATEMENTS.clear()
         _STATEMENTS[key] = found
@@ -174,9 +178,8 @@ def _refresh_statements(session: Session) -> tuple[Any, Any, Any]:
 
 
 def _refresh_chunk(session: Session, chunk: list[int]) -> dict[tuple[int, int, int, str, str], int]:
-    insert_blank, locked, states = _refresh_statements(session)
-    session.execute(insert_blank, {_IDS: chunk})
-    old = {r.graduate_id: r for r in session.execute(locked, {_IDS: chunk})}
+    claim, states = _refresh_statements(session)
+    old = {r.graduate_id: r for r in session.execute(claim, {_IDS: chunk})}
     deltas: dict[tuple[int, int, int, str, str], int] = defaultdict(int)
     changed: list[dict[str, Any]] = []
     for new in session.execute(states, {_IDS: chunk}):

@@ -29,21 +29,22 @@ INVITE = {k: v for k, v in TERMS.items() if k != "job_category_name"} | {"answer
 # are one statement each, unique keys are written without a savepoint, the graduate's current record is read
 # once per request, a new instance does not look for open work items, and the record or agreement of a step's
 # instance is read once per transaction (core.db.by_key), a submission starts and submits with one save, the
-# counters move by one upsert, and a step's answer lists the open items the step left.
+# graduate's stat row is claimed and the counters moved by one upsert each, and a step's answer lists the open
+# items the step left.
 BUDGET: dict[str, dict[str, tuple[int, int, int]]] = {
     "postgresql": {
-        "submit": (22, 1, 1),  # DST-1
-        "dept approve": (17, 1, 1),  # REV-1, REV-2
-        "school approve": (27, 1, 1),  # REV-2
-        "invitation": (21, 1, 1),  # ONL-1
-        "answer": (28, 1, 1),  # ONL-2
+        "submit": (21, 1, 1),  # DST-1
+        "dept approve": (16, 1, 1),  # REV-1, REV-2
+        "school approve": (26, 1, 1),  # REV-2
+        "invitation": (20, 1, 1),  # ONL-1
+        "answer": (27, 1, 1),  # ONL-2
     },
     "sqlite": {
-        "submit": (23, 2, 2),
-        "dept approve": (20, 2, 2),
-        "school approve": (30, 2, 2),
-        "invitation": (23, 2, 2),
-        "answer": (31, 2, 2),
+        "submit": (22, 2, 2),
+        "dept approve": (19, 2, 2),
+        "school approve": (29, 2, 2),
+        "invitation": (22, 2, 2),
+        "answer": (30, 2, 2),
     },
 }
 

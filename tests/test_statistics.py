@@ -239,3 +239,36 @@ def test_statistics_pages_scope_and_role2(app, runtime, world, season, step, act
     assert limited.get("/statistics").status_code == 200
     # graduates and employers have no statistics
     assert client_for("g1").get("/statistics").status_code in (302, 403, 404)
+
+
+def test_two_transactions_recounting_one_graduate_take_turns(runtime, world, make_graduate):
+    # rule PRV-2: a recount locks the graduate's stat row (the claiming upsert) until its transaction ends, so
+    # a second recount of the same graduate waits for it and the graduate is counted once
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    if runtime.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: its write lock already serialises the recounts")
+    grad = make_graduate("lock1")
+    with runtime.Session() as first, runtime.Session() as second:
+        s_first = first.get(GraduateStat, grad.id)
+        assert s_first is not None and s_first.destination == st.UNREGISTERED
+        first.add(EffectiveDestination(graduate_id=grad.id, kind="destination", record_id=1))
+        st.refresh_graduates(first, [grad.id])  # counted as registered, row locked, not committed yet
+        second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            st.refresh_graduates(second, [grad.id])
+        second.rollback()
+        first.commit()
+        st.refresh_graduates(second, [grad.id])  # now it sees the committed state: nothing left to move
+        second.commit()
+    with runtime.Session() as s:
+        kept = sorted((c.school_id, c.department_id, c.cohort, c.module, c.bucket, c.n)
+                      for c in s.scalars(select(StatCounter)) if c.n)
+        st.rebuild_statistics(s)
+        s.flush()
+        rebuilt = sorted((c.school_id, c.department_id, c.cohort, c.module, c.bucket, c.n)
+                         for c in s.scalars(select(StatCounter)) if c.n)
+        s.rollback()
+    assert kept == rebuilt
+    assert ("destination", st.REGISTERED) in {(c[3], c[4]) for c in kept}
