@@ -257,3 +257,26 @@ def test_template_version_is_a_stable_sha256():
     version = template_version()
     assert re.fullmatch(r"[0-9a-f]{64}", version)
     assert template_version() == version
+
+
+# rule DOC-1
+def test_the_agreement_qr_code_reads_back_as_its_verification_link(tmp_path):
+    # the QR code is an embedded PNG (segno), as on the verification report; a phone reads the link from it
+    _require_tools()
+    try:
+        from pyzbar.pyzbar import decode
+    except ImportError as exc:  # the Debian library libzbar0 is missing
+        require_service("zbar", f"pyzbar cannot load libzbar ({exc}); apt-get install libzbar0")
+    from PIL import Image
+
+    ctx = _ctx()
+    data = render_agreement_pdf(ctx)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-", str(tmp_path / "page")], input=data, check=True,
+                   capture_output=True)
+    found = []
+    for page in sorted(tmp_path.glob("page*.png")):
+        with Image.open(page) as image:
+            found += [d.data.decode() for d in decode(image) if d.type == "QRCODE"]
+    assert found == [f"https://gradflow.example.cn/verify/{AGREEMENT_NO}"]
+    draft = render_agreement_pdf({**ctx, "verify_line": ""})  # before approval: no link, no code
+    assert b"/Subtype /Image" not in draft and b"/Subtype /Image" in data

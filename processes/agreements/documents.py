@@ -131,7 +131,7 @@ def _template_context(ctx: dict) -> dict[str, Any]:
         "job": job,
         "signed_at": _text(ctx.get("signed_at")),
         "verify_line": verify_line,
-        "qr_value": url.group(0) if url else "",
+        "qr": shared_pdf.qr_data_uri(url.group(0)) if url else "",
         "font_family": FONT_NAME,
     }
 

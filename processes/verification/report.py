@@ -197,11 +197,7 @@ _env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True, 
                    trim_blocks=True, lstrip_blocks=True)
 
 
-def qr_data_uri(value: str) -> str:
-    """A QR code (segno, error correction M) as a PNG data URI the PDF embeds."""
-    import segno
-
-    return str(segno.make(value, error="m").png_data_uri(scale=6, border=4))
+qr_data_uri = shared_pdf.qr_data_uri
 
 
 def render_html(report: ReportContent) -> str:
