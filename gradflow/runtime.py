@@ -64,6 +64,13 @@ def load_modules(extra: Iterable[str] = ()) -> list[ProcessModule]:
     return found
 
 
+def make_process_wide(settings: Settings, modules: ModuleRegistry) -> None:
+    """What a runtime sets for its whole process: the notification spool and the ROLE-2 areas of the access
+    policy. A process runs one runtime; a test process that builds others sets its own back with this."""
+    notify.configure_spool(settings.var_dir / "outbox")
+    POLICY.use_areas(modules.process_areas())  # ROLE-2: which area each process belongs to
+
+
 def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModule] | None = None,
                   enqueue: Enqueue | None = None) -> Runtime:
     settings = settings or load_settings()
@@ -71,10 +78,9 @@ def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModu
     registry_of_modules = ModuleRegistry(modules if modules is not None else load_modules(settings.extra_modules))
     extensions = registry_of_modules.extensions()
     extensions.add_senders(notify.SENDERS)
-    notify.configure_spool(settings.var_dir / "outbox")
     secure_sqlite_file(settings.database_url)  # its directory exists, the file is 0600 (issue 12)
     db = make_engine(settings.database_url)
-    POLICY.use_areas(registry_of_modules.process_areas())  # ROLE-2: which area each process belongs to
+    make_process_wide(settings, registry_of_modules)
     registry = SpecRegistry(registry_of_modules.bpmn_dirs())
     enqueue = enqueue or _celery_enqueue
     if not settings.celery_eager:  # production: offloaded senders hand their work to the task queue

@@ -240,6 +240,13 @@ _SEQUENCES: dict[str, str | None] = {}
 
 @pytest.fixture(autouse=True)
 def _clean_tables(request):
+    if "runtime" in request.fixturenames:
+        from gradflow.runtime import make_process_wide
+
+        # another test may have built a runtime of its own (a private cluster, a peak-season variant) since:
+        # its spool directory and policy areas would be this test's otherwise
+        rt = request.getfixturevalue("runtime")
+        make_process_wide(rt.settings, rt.modules)
     yield
     if "runtime" not in request.fixturenames:
         return
