@@ -35,14 +35,14 @@ BUDGET: dict[str, dict[str, tuple[int, int, int]]] = {
     "postgresql": {
         "submit": (21, 1, 1),  # DST-1
         "dept approve": (16, 1, 1),  # REV-1, REV-2
-        "school approve": (26, 1, 1),  # REV-2
+        "school approve": (25, 1, 1),  # REV-2
         "invitation": (20, 1, 1),  # ONL-1
         "answer": (27, 1, 1),  # ONL-2
     },
     "sqlite": {
         "submit": (22, 2, 2),
         "dept approve": (19, 2, 2),
-        "school approve": (29, 2, 2),
+        "school approve": (28, 2, 2),
         "invitation": (22, 2, 2),
         "answer": (30, 2, 2),
     },

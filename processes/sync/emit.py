@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from core.db import utcnow
 from core.timefmt import iso
@@ -85,7 +85,9 @@ def emit_changes(session: Session, changes: list[tuple[int, str]]) -> list[Outbo
         by_graduate.setdefault(graduate_id, []).append(part)
     for graduate_id, parts in by_graduate.items():
         # the graduate's row lock orders the sequence numbers (SQLite: the write lock already does)
-        graduate = session.scalar(select(Graduate).where(Graduate.id == graduate_id).with_for_update())
+        graduate = session.scalar(select(Graduate).where(Graduate.id == graduate_id)
+                                  .options(joinedload(Graduate.school))  # its code and name: same statement
+                                  .with_for_update(of=Graduate))
         if graduate is None:
             continue
         key = ordering_key(graduate_id)
