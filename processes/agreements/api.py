@@ -13,6 +13,7 @@ import logging
 
 from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from core.db import by_key
 from core.errors import Forbidden, ValidationFailed
@@ -272,8 +273,27 @@ def list_agreements():
     raw_page = request.args.get("page", "1")
     page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 7 and int(raw_page) > 0 else 1
     total = g.db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = g.db.scalars(query.order_by(Agreement.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    rows = list(g.db.scalars(query.order_by(Agreement.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    held = preload_for_json(g.db, rows)  # noqa: F841 - kept referenced: agreement_json's gets hit the identity map
     return jsonify(agreements=[agreement_json(g.db, a) for a in rows], total=total, page=page, page_size=PAGE_SIZE)
+
+
+def preload_for_json(db, agreements: list[Agreement]) -> list[object]:
+    """What agreement_json reads of a page of agreements, in three statements instead of up to five per row
+    (instance, graduate, employer, school, 院系). The caller keeps the list: the session's identity map holds
+    objects weakly."""
+    def ids(attr: str) -> set[int]:
+        return {v for a in agreements if (v := getattr(a, attr)) is not None}
+
+    held: list[object] = []
+    if not agreements:
+        return held
+    held += db.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids("instance_id")))).all()
+    held += db.scalars(select(Graduate).where(Graduate.id.in_(ids("graduate_id")))
+                       .options(joinedload(Graduate.school), joinedload(Graduate.department))).all()
+    if ids("employer_id"):
+        held += db.scalars(select(Employer).where(Employer.id.in_(ids("employer_id")))).all()
+    return held
 
 
 @bp.route("/agreements/<int:agreement_id>")
