@@ -176,7 +176,10 @@ def agreement_json(db, agreement: Agreement, *, full: bool = False) -> dict:
     if full:
         out["fields"] = dict(fields)
         out["attachment_ids"] = list(agreement.attachment_ids or [])
-        out["terminations"] = [termination_json(t) for t in signing.terminations_of(db, agreement.id)]
+        # TRM-1 / OFT-1: only a signed agreement can have terminations (signed_at is set at signing, never
+        # cleared): an invitation's steps and reads do not look for them
+        out["terminations"] = ([termination_json(t) for t in signing.terminations_of(db, agreement.id)]
+                               if agreement.signed_at is not None else [])
     return out
 
 
