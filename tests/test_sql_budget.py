@@ -234,3 +234,23 @@ def test_a_page_of_agreements_costs_the_same_statements_however_many_it_lists(ap
             assert len(page["agreements"]) == n and all(a["graduate"]["school"] for a in page["agreements"])
             statements.append(count.statements)
     assert statements[0] == statements[1], statements
+
+
+def test_reading_an_instance_stays_within_its_sql_budget(app, runtime, world, make_graduate, make_employer):
+    # rule ONL-1: the pages and clients read an instance ten times as often as they step it: token, instance,
+    # history, open items, the agreement, its employer, and its graduate with school and 院系 (one statement)
+    grad = make_graduate("r1")
+    make_employer("hr")
+    client = app.test_client()
+    hr, g = _token(client, "hr"), _token(client, "r1")
+    inv = client.post("/api/v1/invitations", headers=hr,
+                      json={**INVITE, "name": grad.name, "id_number": grad.id_number}).json
+    counts = {}
+    with Counter(runtime.db) as counter:
+        for who, headers in (("employer", hr), ("graduate", g)):
+            with counter.step() as count:
+                shown = client.get(f"/api/v1/instances/{inv['id']}", headers=headers).json
+            assert shown["agreement"]["graduate"]["school"] and shown["agreement"]["graduate"]["department"]
+            counts[who] = count.statements
+    budget = {"employer": 7, "graduate": 7}
+    assert all(counts[k] <= budget[k] for k in budget), counts

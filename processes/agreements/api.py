@@ -153,7 +153,8 @@ def termination_json(t: Termination) -> dict:
 
 def agreement_json(db, agreement: Agreement, *, full: bool = False) -> dict:
     instance = db.get(ProcessInstance, agreement.instance_id)
-    graduate = db.get(Graduate, agreement.graduate_id)
+    graduate = db.get(Graduate, agreement.graduate_id,  # with the school and 院系 it shows: one statement
+                      options=[joinedload(Graduate.school), joinedload(Graduate.department)])
     fields = agreement.fields or {}
     if agreement.employer_id:
         employer = db.get(Employer, agreement.employer_id)
