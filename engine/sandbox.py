@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
+import functools
 import json
 import operator
 import sys
@@ -162,7 +163,10 @@ def _check_call(node: ast.Call) -> None:
     raise ScriptRefused(f"流程脚本不允许调用 {name}，已拒绝执行")
 
 
+@functools.lru_cache(maxsize=2048)
 def _compile(source: str, mode: str) -> CodeType:
+    """Checked and compiled once per process (issue 11: each step's script engine is new, so a per-engine cache
+    compiled every gateway condition and script again on every step); a refusal raises, and is not cached."""
     check_shape(source, mode)
     tree = ast.parse(source, mode=mode)
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & _FORBIDDEN_NAMES
@@ -207,14 +211,9 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
     def __init__(self, time_limit: float = 2.0) -> None:
         super().__init__({})
         self.time_limit = time_limit
-        self._cache: dict[tuple[str, str], CodeType] = {}
 
     def _code(self, source: str, mode: str) -> CodeType:
-        key = (mode, source)
-        code = self._cache.get(key)
-        if code is None:
-            code = self._cache[key] = _compile(source, mode)
-        return code
+        return _compile(source, mode)
 
     def evaluate(self, expression: str, context: dict[str, Any],
                  external_context: dict[str, Any] | None = None) -> Any:

@@ -84,3 +84,19 @@ def test_code_that_could_run_unbounded_is_refused_before_it_runs(source):
         env.execute(source, data)
     assert data == {"a": "x"}
     assert env.evaluate("decision == 'approve'", {"decision": "approve"}) is True
+
+
+def test_a_script_is_checked_and_compiled_once_per_process_and_a_refusal_every_time():
+    # issue 11 (and the restricted BPMN scripts of the brief): every step builds a new script engine; the checked
+    # code is shared by all of them, so a gateway condition is not compiled again on each step
+    from engine import sandbox
+
+    source = "review_levels == 'department_school' and 1 + 2 == 3"
+    before = sandbox._compile.cache_info()
+    for _ in range(3):
+        assert RestrictedEnvironment().evaluate(source, {"review_levels": "department_school"}) is True
+    after = sandbox._compile.cache_info()
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 2
+    for _ in range(2):  # refused each time: an exception is not a cached result
+        with pytest.raises(ScriptRefused):
+            RestrictedEnvironment().evaluate("__import__('os')", {})
