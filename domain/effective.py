@@ -30,8 +30,12 @@ def unique_write(session: Session, fn: Callable[[], None], message: str) -> None
 
 def claim_effective(session: Session, graduate_id: int, kind: str, record_id: int) -> None:
     """DST-4: the agreement becomes the graduate's one effective destination."""
-    if session.get(EffectiveDestination, graduate_id) is not None:
+    key = session.identity_key(EffectiveDestination, graduate_id)
+    if key in session.identity_map and session.get(EffectiveDestination, graduate_id) is not None:
         raise Conflict("该毕业生已有生效的毕业去向，不能同时生效两个去向")
+    # Not known to this session: the unique key answers (issue 11: no SELECT first). What else is pending is
+    # written first, so that its own errors are not reported as this one.
+    session.flush()
 
     def add():
         row = EffectiveDestination(graduate_id=graduate_id, kind=kind, record_id=record_id)

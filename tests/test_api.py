@@ -113,3 +113,37 @@ def test_openapi_document_names_every_route(app):
     for path in doc["paths"].values():
         for op in path.values():
             assert "responses" in op and "summary" in op
+
+
+def test_a_second_effective_destination_is_refused_at_the_last_approval_and_changes_nothing(app, runtime, world,
+                                                                                          make_graduate):
+    # rule DST-4: the graduate's destination became effective another way while the filing was under review;
+    # the school's approval is refused (the unique key answers, no read first) and the filing stays where it was
+    from sqlalchemy import func, select
+
+    from domain.models import DestinationRecord, EffectiveDestination
+    from engine.models import AuditEvent
+
+    grad = make_graduate("g1")
+    c = app.test_client()
+    g, dept, school = token(c, "g1"), token(c, "dept_info"), token(c, "school")
+    inst = c.post("/api/v1/processes/destination_filing/instances", headers=g,
+                  json={"dest_type": "job_seeking"}).json
+    item = c.get("/api/v1/work-items", headers=dept).json["items"][0]
+    assert c.post(f"/api/v1/work-items/{item['id']}/complete", headers=dept,
+                  json={"decision": "approve"}).status_code == 200
+    with runtime.Session() as s:
+        s.add(EffectiveDestination(graduate_id=grad.id, kind="agreement", record_id=99))
+        s.commit()
+        events = s.scalar(select(func.count()).select_from(AuditEvent))
+    item = c.get("/api/v1/work-items", headers=school).json["items"][0]
+    resp = c.post(f"/api/v1/work-items/{item['id']}/complete", headers=school, json={"decision": "approve"})
+    assert resp.status_code == 409
+    assert resp.json["error"]["message"] == "该毕业生已有生效的毕业去向，不能同时生效两个去向"
+    with runtime.Session() as s:
+        assert s.get(EffectiveDestination, grad.id).kind == "agreement"  # the other one, untouched
+        assert s.scalar(select(DestinationRecord.status).where(DestinationRecord.instance_id == inst["id"])) \
+            == "pending"
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == events
+    shown = c.get(f"/api/v1/instances/{inst['id']}", headers=school).json
+    assert shown["status_label"] == "等待学校审核" and [w["state"] for w in shown["work_items"]] == ["open"]
