@@ -6,13 +6,13 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.config import password_hash_method
 from core.db import utcnow
 from domain.access import permissions_of
-from domain.models import Account, ApiToken, Graduate, School
+from domain.models import WITH_SCHOOL, Account, ApiToken, Graduate, School
 from engine.services import Actor
 
 ROLE_LANE = {
@@ -54,9 +54,7 @@ def current_graduate(session: Session, account: Account) -> Graduate | None:
         .where(Graduate.id_number == account.id_number, Graduate.deleted_at.is_(None))
         .order_by(Graduate.cohort.desc(), Graduate.id.desc())
         .limit(1)
-        # what the graduate's requests read next (module checks MOD-2/MOD-4, the record's school and 院系): in the
-        # same statement, not three lazy loads (issue 11)
-        .options(joinedload(Graduate.school).joinedload(School.province), joinedload(Graduate.department))
+        .options(*WITH_SCHOOL)
     )
 
 

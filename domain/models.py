@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from core.db import Base, BigId, Timestamped, utcnow
 
@@ -112,6 +112,11 @@ class Graduate(Timestamped, Base):
     @property
     def directed(self) -> bool:
         return self.training_mode in {"定向", "委培"}
+
+
+# Loader options: a graduate with the school (and its province) and 院系 that module checks (MOD-2/MOD-4), the
+# agreement JSON and the graduate's pages read next, in the same statement (issue 11: three lazy loads before).
+WITH_SCHOOL = (joinedload(Graduate.school).joinedload(School.province), joinedload(Graduate.department))
 
 
 class Account(Timestamped, Base):

@@ -120,13 +120,17 @@ def buckets(module: str, row: Any) -> list[str]:
 
 
 # -- maintaining them ------------------------------------------------------------------------------------------
+def _dialect_insert(dialect: str, table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (the statistics run on PostgreSQL and SQLite)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"statistics on {dialect}")
+
+
 def _insert(session: Session, table):
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"statistics on {name}")
+    return _dialect_insert(session.get_bind().dialect.name, table).on_conflict_do_nothing()
 
 
 def refresh_graduates(session: Session, graduate_ids: Iterable[int]) -> None:
@@ -164,7 +168,7 @@ def _refresh_statements(session: Session) -> tuple[Any, Any]:
         # One statement claims each graduate's stat row (issue 11: an insert of the missing ones, then a locking
         # read): a missing row is inserted blank, an existing one "updated" to itself, which locks it (in id
         # order) and returns it as it was.
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_STAT)
+        ins = _dialect_insert(dialect, _STAT)
         claim = ins.from_select(["graduate_id", "school_id", "department_id", "cohort", *_STATE_COLUMNS],
                                 blank.order_by(Graduate.id)) \
             .on_conflict_do_update(index_elements=[_STAT.c.graduate_id],
@@ -210,15 +214,19 @@ def _apply(session: Session, deltas: dict[tuple[int, int, int, str, str], int]) 
     session.execute(_counter_upsert(session), [{**dict(zip(names, k, strict=True)), "n": deltas[k]} for k in keys])
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
 def _counter_upsert(session: Session) -> Any:
     """One statement moves the counters (issue 11: an insert of missing rows and an update before): a missing
-    row is inserted with the difference, an existing one moves by it."""
-    name = session.get_bind().dialect.name
-    if name not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"statistics on {name}")
-    ins = (postgresql.insert if name == "postgresql" else sqlite.insert)(_COUNTER)
-    return ins.on_conflict_do_update(index_elements=list(_COUNTER.primary_key.columns),
-                                     set_={"n": _COUNTER.c.n + ins.excluded.n})
+    row is inserted with the difference, an existing one moves by it. Built once per dialect (every step runs it)."""
+    dialect = session.get_bind().dialect.name
+    found = _UPSERTS.get(dialect)
+    if found is None:
+        ins = _dialect_insert(dialect, _COUNTER)
+        found = _UPSERTS[dialect] = ins.on_conflict_do_update(index_elements=list(_COUNTER.primary_key.columns),
+                                                              set_={"n": _COUNTER.c.n + ins.excluded.n})
+    return found
 
 
 def rebuild_statistics(session: Session, areas: dict[str, str] | None = None) -> int:

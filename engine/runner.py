@@ -351,11 +351,7 @@ class Runner:
         item = self._new_item(instance, task, now)
         if not self.policy.may_complete(actor, item):
             raise Forbidden("无权办理该事项")
-        before = {k: copy.deepcopy(task.data.get(k)) for k in data}
-        task.data.update(copy.deepcopy(data))
-        self._run_engine(ctx, workflow, action=task.run)
-        for hook in self.extensions.hooks:
-            hook(ctx, task.task_spec, task.data)
+        before = self._run_task(ctx, workflow, task, data)
         item.state, item.completed_at, item.completed_by = "completed", now, actor.id
         session.add(item)
         session.add(AuditEvent(
@@ -363,6 +359,17 @@ class Runner:
             task_name=item.task_name, task_title=item.title, data_before=before, data_after=copy.deepcopy(data),
             status_label=self._status_label(workflow),
         ))
+
+    def _run_task(self, ctx: services.StepContext, workflow: BpmnWorkflow, task: Any, data: dict[str, Any],
+                  audit_before: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Complete a ready user task with `data` and run the engine on, then the completion hooks; returns what
+        the audit records as before (the task's values of the keys written, unless the caller says)."""
+        before = audit_before if audit_before is not None else {k: copy.deepcopy(task.data.get(k)) for k in data}
+        task.data.update(copy.deepcopy(data))
+        self._run_engine(ctx, workflow, action=task.run)
+        for hook in self.extensions.hooks:
+            hook(ctx, task.task_spec, task.data)
+        return before
 
     def open_work_item(self, session: Session, work_item_id: int, actor: services.Actor) -> WorkItem:
         item = session.get(WorkItem, work_item_id)
@@ -400,12 +407,8 @@ class Runner:
             raise Conflict("该事项已被处理，请刷新后查看最新状态")
         if callable(data):  # lets the caller build the data from the task in the same load
             data = data(task)
-        before = audit_before if audit_before is not None else {k: copy.deepcopy(task.data.get(k)) for k in data}
-        task.data.update(copy.deepcopy(data))
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
-        self._run_engine(ctx, workflow, action=task.run)
-        for hook in self.extensions.hooks:
-            hook(ctx, task.task_spec, task.data)
+        before = self._run_task(ctx, workflow, task, data, audit_before)
         self._save(session, instance, workflow)
         self._sync_work_items(session, instance, workflow, actor, decision)
         session.add(AuditEvent(

@@ -113,6 +113,12 @@ def check(runtime, actor, world):
         assert [r["name"] for r in stats.table(s, prov, "destination", None)["rows"]] == ["厦门大学"]
 
 
+def _counters(session) -> list[tuple]:
+    """Every non-zero counter, sorted: what the steps kept, to compare with a rebuild from scratch."""
+    return sorted((c.school_id, c.department_id, c.cohort, c.module, c.bucket, c.n)
+                  for c in session.scalars(select(StatCounter)) if c.n)
+
+
 def test_statistics_follow_a_season_step_by_step(runtime, world, season, step, actor, make_graduate):
     # rule PRV-2
     grads = season
@@ -200,12 +206,10 @@ def test_statistics_follow_a_season_step_by_step(runtime, world, season, step, a
 
     # rebuild_statistics recounts from scratch to exactly the counters the steps kept
     with runtime.Session() as s:
-        kept = sorted((c.school_id, c.department_id, c.cohort, c.module, c.bucket, c.n)
-                      for c in s.scalars(select(StatCounter)) if c.n)
+        kept = _counters(s)
         st.rebuild_statistics(s)
         s.commit()
-        rebuilt = sorted((c.school_id, c.department_id, c.cohort, c.module, c.bucket, c.n)
-                         for c in s.scalars(select(StatCounter)) if c.n)
+        rebuilt = _counters(s)
     assert kept == rebuilt
     check(runtime, actor, world)
 
@@ -263,12 +267,10 @@ def test_two_transactions_recounting_one_graduate_take_turns(runtime, world, mak
         st.refresh_graduates(second, [grad.id])  # now it sees the committed state: nothing left to move
         second.commit()
     with runtime.Session() as s:
-        kept = sorted((c.school_id, c.department_id, c.cohort, c.module, c.bucket, c.n)
-                      for c in s.scalars(select(StatCounter)) if c.n)
+        kept = _counters(s)
         st.rebuild_statistics(s)
         s.flush()
-        rebuilt = sorted((c.school_id, c.department_id, c.cohort, c.module, c.bucket, c.n)
-                         for c in s.scalars(select(StatCounter)) if c.n)
+        rebuilt = _counters(s)
         s.rollback()
     assert kept == rebuilt
     assert ("destination", st.REGISTERED) in {(c[3], c[4]) for c in kept}

@@ -13,7 +13,6 @@ import logging
 
 from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
 
 from core.db import by_key
 from core.errors import Forbidden, ValidationFailed
@@ -21,7 +20,7 @@ from core.timefmt import iso
 from domain import blobs, dicts
 from domain.access import POLICY
 from domain.attachments import check_attachments
-from domain.models import Agreement, AssistLink, Employer, Graduate, Termination
+from domain.models import WITH_SCHOOL, Agreement, AssistLink, Employer, Graduate, Termination
 from engine.models import ProcessInstance, WorkItem
 from forms.describe import describe
 from webapp.api.base import api_blueprint, body, fail, instance_after_step
@@ -153,8 +152,7 @@ def termination_json(t: Termination) -> dict:
 
 def agreement_json(db, agreement: Agreement, *, full: bool = False) -> dict:
     instance = db.get(ProcessInstance, agreement.instance_id)
-    graduate = db.get(Graduate, agreement.graduate_id,  # with the school and 院系 it shows: one statement
-                      options=[joinedload(Graduate.school), joinedload(Graduate.department)])
+    graduate = db.get(Graduate, agreement.graduate_id, options=WITH_SCHOOL)  # with the school and 院系 it shows
     fields = agreement.fields or {}
     if agreement.employer_id:
         employer = db.get(Employer, agreement.employer_id)
@@ -293,8 +291,7 @@ def preload_for_json(db, agreements: list[Agreement]) -> list[object]:
     if not agreements:
         return held
     held += db.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids("instance_id")))).all()
-    held += db.scalars(select(Graduate).where(Graduate.id.in_(ids("graduate_id")))
-                       .options(joinedload(Graduate.school), joinedload(Graduate.department))).all()
+    held += db.scalars(select(Graduate).where(Graduate.id.in_(ids("graduate_id"))).options(*WITH_SCHOOL)).all()
     if ids("employer_id"):
         held += db.scalars(select(Employer).where(Employer.id.in_(ids("employer_id")))).all()
     return held

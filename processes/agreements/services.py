@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import literal, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from core.db import by_key, remember, utcnow
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -18,12 +18,12 @@ from domain.access import POLICY
 from domain.accounts import hash_password
 from domain.attachments import check_attachments, store_images
 from domain.models import (
+    WITH_SCHOOL,
     Account,
     Agreement,
     AssistLink,
     Employer,
     Graduate,
-    School,
     Termination,
 )
 from domain.schools import module_closed_reason
@@ -103,9 +103,7 @@ def find_graduate(session: Session, name: str, id_number: str | None, exam_no: s
     column, value = (Graduate.id_number, number) if number else (Graduate.exam_no, (exam_no or "").strip())
     query = select(Graduate).where(Graduate.name == name.strip(), column == value, literal(bool(value)),
                                    Graduate.deleted_at.is_(None))
-    # the module checks and the answer read the graduate's school, province and 院系 next: same statement
-    return session.scalar(query.order_by(Graduate.cohort.desc()).limit(1).options(
-        joinedload(Graduate.school).joinedload(School.province), joinedload(Graduate.department)))
+    return session.scalar(query.order_by(Graduate.cohort.desc()).limit(1).options(*WITH_SCHOOL))
 
 
 # -- online signing (ONL) -----------------------------------------------------------
