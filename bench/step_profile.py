@@ -21,7 +21,7 @@ import tempfile
 import uuid
 from collections import defaultdict
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, thread_time
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
@@ -51,7 +51,7 @@ def setup(url: str, var_dir: Path, n: int):
     return rt, world
 
 
-def run(rt, world, profile_kind: str | None = None, keep_sql: bool = False):
+def run(rt, world, profile_kind: str | None = None, keep_sql: bool = False, cprofile: bool = False):
     """Per kind: the Counts and ms of every recorded step (and the pyinstrument profile of `profile_kind`)."""
     from webapp import create_app
 
@@ -64,6 +64,11 @@ def run(rt, world, profile_kind: str | None = None, keep_sql: bool = False):
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.0005)
+    cprof = None
+    if cprofile:
+        import cProfile
+
+        cprof = cProfile.Profile()
 
     def call(kind: str | None, method: str, path: str, token: str, body: dict | None, recorded: bool) -> dict:
         headers = {"Authorization": f"Bearer {token}"}
@@ -71,9 +76,14 @@ def run(rt, world, profile_kind: str | None = None, keep_sql: bool = False):
         with counter.step() as counts:
             if profiling:
                 profiler.start()
-            t0 = perf_counter()
+            if cprof is not None and recorded and kind:
+                cprof.enable()
+            t0, c0 = perf_counter(), thread_time()
             resp = client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
             ms = (perf_counter() - t0) * 1000
+            counts.cpu_ms = (thread_time() - c0) * 1000
+            if cprof is not None:
+                cprof.disable()
             if profiling:
                 profiler.stop()
         if resp.status_code >= 300:
@@ -98,7 +108,39 @@ def run(rt, world, profile_kind: str | None = None, keep_sql: bool = False):
             inv = call(KINDS[3], "POST", "/invitations", employer,
                        {**INVITE, "name": g_sign.name, "id_number": g_sign.id_number}, recorded)
             call(KINDS[4], "POST", f"/instances/{inv['id']}/answer", g_sign.token, {"answer": "accept"}, recorded)
-    return out, profiler
+    return out, (profiler, cprof)
+
+
+def by_package(cprof, steps: int) -> list[tuple]:
+    """Own time (tottime) per top-level package over the recorded steps, ms per step."""
+    import pstats
+
+    stats = pstats.Stats(cprof)
+    totals: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+    for (filename, _line, func), (_cc, nc, tt, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if filename.startswith("~") or filename == "<built-in>":
+            name = f"builtin {func}" if func.startswith("<") else "builtin"
+            for pkg in ("psycopg", "sqlite3", "json", "zlib", "compile", "method 'execute"):
+                if pkg in func:
+                    name = f"builtin {pkg}"
+            totals[name] += tt
+            calls[name] += nc
+            continue
+        path = filename.replace("\\", "/")
+        if "/site-packages/" in path:
+            name = path.split("/site-packages/", 1)[1].split("/", 1)[0]
+        elif str(ROOT) in path:
+            name = "gradflow " + path.split(str(ROOT) + "/", 1)[1].split("/", 1)[0]
+        else:
+            name = "stdlib " + path.rsplit("/", 1)[-1]
+        totals[name] += tt
+        calls[name] += nc
+    total = sum(totals.values())
+    rows = [(name, f"{ms * 1000 / steps:.2f}", f"{ms / total * 100:.1f}", f"{calls[name] / steps:.0f}")
+            for name, ms in sorted(totals.items(), key=lambda kv: -kv[1])[:25]]
+    rows.append(("all", f"{total * 1000 / steps:.2f}", "100.0", f"{sum(calls.values()) / steps:.0f}"))
+    return rows
 
 
 def rows_for(backend: str, out: dict[str, list[tuple[Counts, float]]]) -> list[tuple]:
@@ -109,7 +151,8 @@ def rows_for(backend: str, out: dict[str, list[tuple[Counts, float]]]) -> list[t
         stmts = [c.statements for c, _ in samples]
         rows.append((backend, kind, len(samples), f"{statistics.mean(stmts):.1f}", f"{min(stmts)}-{max(stmts)}",
                      f"{med('checkouts'):g}", f"{med('begins'):g}", f"{med('commits'):g}", f"{med('rollbacks'):g}",
-                     f"{statistics.median(ms for _, ms in samples):.2f}"))
+                     f"{statistics.median(ms for _, ms in samples):.2f}",
+                     f"{statistics.median(getattr(c, 'cpu_ms', 0.0) for c, _ in samples):.2f}"))
     return rows
 
 
@@ -127,6 +170,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40, help="recorded flows per kind and backend")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--profile", choices=KINDS, default=None, help="print a pyinstrument profile of this kind")
+    ap.add_argument("--cprofile", action="store_true",
+                    help="cProfile every recorded step: own time per package, ms per step, and the top functions")
     ap.add_argument("--sql", choices=KINDS, default=None, help="print the statements of one step of this kind")
     args = ap.parse_args()
     print(machine())
@@ -139,11 +184,25 @@ def main() -> None:
                 continue
             try:
                 rt, world = setup(url, Path(tmp) / backend, args.n)
-                out, profiler = run(rt, world, args.profile, keep_sql=bool(args.sql))
+                out, (profiler, cprof) = run(rt, world, args.profile, keep_sql=bool(args.sql),
+                                             cprofile=args.cprofile)
                 rt.db.dispose()
                 rows += rows_for(backend, out)
                 if profiler is not None:
                     profiles[backend] = profiler
+                if cprof is not None:
+                    import pstats
+
+                    steps = sum(len(v) for v in out.values())
+                    table(f"cProfile, {backend}: own time per package over {steps} steps of the mix (ms per step, "
+                          "cProfile's overhead included; calls: Python and built-in function calls, which do not depend on the machine's speed)", ("package", "ms/step", "%", "calls/step"), by_package(cprof, steps),
+                          left=1)
+                    st = pstats.Stats(cprof).sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
+                    st.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
+                    if os.environ.get("PROFILE_CALLERS"):
+                        st.print_callers(os.environ["PROFILE_CALLERS"])
+                    if os.environ.get("PROFILE_CALLEES"):
+                        st.print_callees(os.environ["PROFILE_CALLEES"])
                 if args.sql:
                     print(f"\n{backend}: the statements of one '{args.sql}' step")
                     for line in out[args.sql][-1][0].sql:
@@ -152,8 +211,10 @@ def main() -> None:
                 if backend == "postgresql":
                     pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
     table("Per API step (web process, in-process app): SQL = statements without BEGIN (mean, min-max); "
-          "checkouts = pool checkouts;\n  begins / commits / rollbacks = transactions (medians)",
-          ("backend", "step", "n", "SQL", "SQL range", "checkouts", "begins", "commits", "rollbacks", "median ms"),
+          "checkouts = pool checkouts;\n  begins / commits / rollbacks = transactions (medians); CPU ms = median thread CPU of the "
+          "request in this process (the database's own CPU not included)",
+          ("backend", "step", "n", "SQL", "SQL range", "checkouts", "begins", "commits", "rollbacks", "median ms",
+           "CPU ms"),
           rows, left=2)
     for backend, profiler in profiles.items():
         print(f"\npyinstrument, {backend}, {args.profile}:")
