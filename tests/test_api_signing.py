@@ -312,6 +312,45 @@ def test_an_effective_destination_makes_invitations_view_only(app, runtime, worl
         assert s.scalar(select(Agreement.active_key).where(Agreement.instance_id == inst["id"])) == grad.id
 
 
+def test_the_view_only_check_answers_the_claim_only_in_its_own_transaction(app, runtime, world, make_graduate,
+                                                                          make_employer):
+    # rules ONL-3: the API's view-only check lets the accept handler skip asking again (issue 11), but only in the
+    # same transaction and for the same agreement: a later transaction, or another agreement, asks afresh
+    import pytest
+
+    from core.errors import Conflict
+    from domain.models import EffectiveDestination
+    from processes.agreements import rules, services
+
+    grad = make_graduate("g1")
+    make_employer("hr")
+    make_employer("hr2", name="泉州某制造公司")
+    c = app.test_client()
+    g, hr, hr2 = token(c, "g1"), token(c, "hr"), token(c, "hr2")
+    first = c.post("/api/v1/invitations", headers=hr, json=invite_body(grad)).json
+    second = c.post("/api/v1/invitations", headers=hr2, json=invite_body(grad)).json
+    with runtime.Session() as s:
+        one = s.scalar(select(Agreement).where(Agreement.instance_id == first["id"]))
+        other = s.scalar(select(Agreement).where(Agreement.instance_id == second["id"]))
+        assert services.view_only_reason(s, s.get(ProcessInstance, first["id"])) is None  # free: noted
+        s.commit()  # the note ends with its transaction
+        s.add(EffectiveDestination(graduate_id=grad.id, kind="destination", record_id=1))
+        s.flush()
+        with pytest.raises(Conflict, match="请先作废该去向后再签约"):
+            rules.claim_agreement(s, one)
+        s.rollback()
+        assert services.view_only_reason(s, s.get(ProcessInstance, first["id"])) is None
+        s.add(EffectiveDestination(graduate_id=grad.id, kind="destination", record_id=1))
+        s.flush()
+        with pytest.raises(Conflict, match="请先作废该去向后再签约"):  # noted for `one`, not for `other`
+            rules.claim_agreement(s, other)
+        s.rollback()
+    ok = c.post(f"/api/v1/instances/{first['id']}/answer", headers=g, json={"answer": "accept"})
+    assert ok.status_code == 200 and ok.json["agreement"]["status"] == "accepted"
+    refused = c.post(f"/api/v1/instances/{second['id']}/answer", headers=g, json={"answer": "accept"})
+    assert refused.status_code == 409 and "只能查看" in refused.json["error"]["message"]
+
+
 def test_bad_invitations_change_nothing(app, runtime, world, make_graduate, make_employer):
     # rules ONL-1, GRAD-6, ROLE-1
     grad = make_graduate("g1")

@@ -158,6 +158,7 @@ def view_only_reason(session: Session, instance: ProcessInstance) -> str | None:
         return "你已接受或签订了一份就业协议，其他单位的签约邀请只能查看，不能操作。"
     if found.effective:
         return "你已有生效的毕业去向，如需签约请先作废该去向。"
+    rules.found_free(session, found.Agreement)
     return None
 
 
