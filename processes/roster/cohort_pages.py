@@ -53,10 +53,13 @@ def chosen_record(account: Account) -> Graduate | None:
 def _target_graduate_id() -> int | None:
     """The graduate record a write is aimed at, from its URL (instance, work item, agreement)."""
     args = request.view_args or {}
+    # By primary key: the write reads the same instance or work item next, and finds it loaded (issue 11).
     if "instance_id" in args:
-        return g.db.scalar(select(ProcessInstance.graduate_id).where(ProcessInstance.id == args["instance_id"]))
+        instance = g.db.get(ProcessInstance, args["instance_id"])
+        return instance.graduate_id if instance is not None else None
     if "item_id" in args:
-        return g.db.scalar(select(WorkItem.graduate_id).where(WorkItem.id == args["item_id"]))
+        item = g.db.get(WorkItem, args["item_id"])
+        return item.graduate_id if item is not None else None
     if "agreement_id" in args:
         return g.db.scalar(select(Agreement.graduate_id).where(Agreement.id == args["agreement_id"]))
     return None
