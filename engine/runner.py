@@ -257,6 +257,9 @@ class Runner:
             category=instance.category,
             process_id=instance.process_id,
             created_at=now,
+            # named even when empty: an item added completed (a first form) and the next open one then have the
+            # same columns, and one flush writes them in one INSERT (issue 11)
+            completed_at=None, completed_by=None, decision=None,
         )
 
     def _sync_work_items(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
@@ -327,7 +330,7 @@ class Runner:
         )
         session.add(instance)
         session.flush()  # handlers need the instance id
-        ctx = services.StepContext(session=session, instance=instance, actor=actor)
+        ctx = services.StepContext(session=session, instance=instance, actor=actor, started=True)
         self._run_engine(ctx, workflow)
         started = AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="start",
                              data_after=data or {}, status_label=self._status_label(workflow))
@@ -407,10 +410,14 @@ class Runner:
             raise Conflict("该事项已被处理，请刷新后查看最新状态")
         if callable(data):  # lets the caller build the data from the task in the same load
             data = data(task)
+        # Work items mirror the ready user tasks (only _sync_work_items opens or closes them): when this item's task
+        # is the only one, this item is the instance's only open item, and the sync need not select them.
+        ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+        only_this = [item] if len(ready) == 1 and str(ready[0].id) == item.task_id else None
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
         before = self._run_task(ctx, workflow, task, data, audit_before)
         self._save(session, instance, workflow)
-        self._sync_work_items(session, instance, workflow, actor, decision)
+        self._sync_work_items(session, instance, workflow, actor, decision, existing=only_this)
         session.add(AuditEvent(
             instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action=audit_action,
             task_name=item.task_name, task_title=item.title, decision=decision, reason=reason,

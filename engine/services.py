@@ -50,6 +50,8 @@ class StepContext:
     outbox: list[OutboxMessage] = field(default_factory=list)
     # Rows a batch loader read for a batch of steps (timers), keyed by (kind, id); see `cached`.
     preloaded: dict[tuple[str, Any], Any] = field(default_factory=dict)
+    # The instance was created by this step: no row of a handler hangs off it yet (a look-up can be skipped).
+    started: bool = False
 
     def cached(self, key: tuple[str, Any], load: Callable[[], Any]) -> Any:
         """What a batch loader read under `key` for this batch, else `load()` (one step on its own)."""

@@ -39,7 +39,7 @@ def apply_application(record: DestinationRecord, instance: ProcessInstance, app:
 
 
 def submit(ctx: StepContext, data: Data, params: Data) -> Data:
-    record = destination_record(ctx.session, ctx.instance.id)
+    record = None if ctx.started else destination_record(ctx.session, ctx.instance.id)  # a resubmission has one
     if record is None:
         record = DestinationRecord(graduate_id=ctx.instance.graduate_id, instance_id=ctx.instance.id)
         ctx.session.add(record)

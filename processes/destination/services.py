@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Forbidden, ValidationFailed
@@ -81,9 +81,13 @@ def start_filing(session: Session, runner: Runner, actor: Actor, graduate: Gradu
         raise Conflict(reason)
     if graduate.confirmed_at is None:
         raise Conflict("请先核对基本信息并点击“信息确认无误，进入系统”")
-    if session.get(EffectiveDestination, graduate.id) is not None:
+    effective, running = session.execute(select(  # both questions in one statement (issue 11)
+        exists().where(EffectiveDestination.graduate_id == graduate.id),
+        exists().where(ProcessInstance.graduate_id == graduate.id, ProcessInstance.process_id == PROCESS_ID,
+                       ProcessInstance.status == "running"))).one()
+    if effective:
         raise Conflict("你已有生效的毕业去向（已签协议或已登记去向），如需重新登记请先作废或解约")  # DST-4
-    if open_filing(session, graduate.id) is not None:
+    if running:
         raise Conflict("你已有一条去向登记正在办理中，请在登记记录中查看")
     application = build_application(graduate, clean)
     check_proof(application)
