@@ -34,11 +34,16 @@ def agreement_of(ctx: StepContext) -> Agreement:
 def notify_employer(ctx: StepContext, employer_id: int | None, title: str, body: str = "") -> None:
     if employer_id is None:
         return
-    accounts = ctx.cached(("employer_accounts", employer_id), lambda: ctx.session.scalars(
-        select(Account).where(Account.employer_id == employer_id)))
+    if ("employer_accounts", employer_id) in ctx.preloaded:  # a batch loader has the employer in the session
+        accounts = ctx.preloaded[("employer_accounts", employer_id)]
+        employer = ctx.session.get(Employer, employer_id)
+    else:  # one statement for the employer and its accounts (issue 11: two before)
+        rows = ctx.session.execute(select(Employer, Account).outerjoin(Account, Account.employer_id == Employer.id)
+                                   .where(Employer.id == employer_id).order_by(Account.id)).all()
+        employer = rows[0][0] if rows else None
+        accounts = [account for _, account in rows if account is not None]
     for account in accounts:
         ctx.session.add(Message(account_id=account.id, title=title, body=body, instance_id=ctx.instance.id))
-    employer = ctx.session.get(Employer, employer_id)  # a batch loader has it in the session already
     if employer is not None and employer.mobile:
         ctx.emit("notify.sms", {"to": employer.mobile, "title": title, "body": body})
 
