@@ -41,6 +41,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -145,7 +146,7 @@ def refresh_graduates(session: Session, graduate_ids: Iterable[int]) -> None:
     session.flush()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        _apply(session, _refresh_chunk(session, chunk))
+        _write(session, *_refresh_chunk(session, chunk))
         pending = session.info.get(DIRTY)
         if pending:
             pending.difference_update(chunk)
@@ -181,7 +182,11 @@ def _refresh_statements(session: Session) -> tuple[Any, Any]:
     return found
 
 
-def _refresh_chunk(session: Session, chunk: list[int]) -> dict[tuple[int, int, int, str, str], int]:
+_Deltas = dict[tuple[int, int, int, str, str], int]
+
+
+def _refresh_chunk(session: Session, chunk: list[int]) -> tuple[list[dict[str, Any]], _Deltas]:
+    """The claimed graduates whose states changed (their new rows) and how the counters move."""
     claim, states = _refresh_statements(session)
     old = {r.graduate_id: r for r in session.execute(claim, {_IDS: chunk})}
     deltas: dict[tuple[int, int, int, str, str], int] = defaultdict(int)
@@ -200,18 +205,48 @@ def _refresh_chunk(session: Session, chunk: list[int]) -> dict[tuple[int, int, i
                         deltas[(row.school_id, dept, row.cohort, module, bucket)] += sign
         changed.append({"gid": new.graduate_id, "school_id": new.school_id, "department_id": new.department_id,
                         "cohort": new.cohort, **{c: getattr(new, c) for c in _STATE_COLUMNS}})
+    return changed, deltas
+
+
+_ROW_COLUMNS = ("school_id", "department_id", "cohort", *_STATE_COLUMNS)
+_KEY_COLUMNS = ("school_id", "department_id", "cohort", "module", "bucket")
+_ARRAY_TYPES = {"school_id": "integer[]", "department_id": "integer[]", "cohort": "integer[]"}
+# PostgreSQL: the changed stat rows and the counters in one statement (issue 11: one round trip, not two). Both are
+# plain writes of values computed above, so one snapshot serves both; the counters still move in key order.
+_PG_WRITE = text(
+    "WITH moved AS (UPDATE graduate_stat AS s SET "
+    + ", ".join(f"{c} = v.{c}" for c in _ROW_COLUMNS)
+    + " FROM unnest(CAST(:gid AS integer[]), "
+    + ", ".join(f"CAST(:{c} AS {_ARRAY_TYPES.get(c, 'text[]')})" for c in _ROW_COLUMNS)
+    + f") AS v(gid, {', '.join(_ROW_COLUMNS)}) WHERE s.graduate_id = v.gid) "
+    f"INSERT INTO stat_counter ({', '.join(_KEY_COLUMNS)}, n) "
+    f"SELECT {', '.join('c.' + c for c in _KEY_COLUMNS)}, c.n FROM unnest("
+    + ", ".join(f"CAST(:c_{c} AS {_ARRAY_TYPES.get(c, 'text[]')})" for c in _KEY_COLUMNS)
+    + f", CAST(:c_n AS integer[])) WITH ORDINALITY AS c({', '.join(_KEY_COLUMNS)}, n, ord) ORDER BY c.ord "
+    f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET n = stat_counter.n + excluded.n")
+
+
+def _write(session: Session, changed: list[dict[str, Any]], deltas: _Deltas) -> None:
+    keys = sorted(k for k, d in deltas.items() if d)
+    if changed and keys and session.get_bind().dialect.name == "postgresql":
+        params: dict[str, Any] = {"gid": [r["gid"] for r in changed]}
+        params.update({c: [r[c] for r in changed] for c in _ROW_COLUMNS})
+        params.update({f"c_{c}": [k[i] for k in keys] for i, c in enumerate(_KEY_COLUMNS)})
+        params["c_n"] = [deltas[k] for k in keys]
+        session.execute(_PG_WRITE, params)
+        return
     if changed:
         session.execute(update(_STAT).where(_STAT.c.graduate_id == bindparam("gid")).values(
-            {c: bindparam(c) for c in ("school_id", "department_id", "cohort", *_STATE_COLUMNS)}), changed)
-    return deltas
+            {c: bindparam(c) for c in _ROW_COLUMNS}), changed)
+    _apply(session, deltas)
 
 
-def _apply(session: Session, deltas: dict[tuple[int, int, int, str, str], int]) -> None:
+def _apply(session: Session, deltas: _Deltas) -> None:
     keys = sorted(k for k, d in deltas.items() if d)
     if not keys:
         return
-    names = ("school_id", "department_id", "cohort", "module", "bucket")
-    session.execute(_counter_upsert(session), [{**dict(zip(names, k, strict=True)), "n": deltas[k]} for k in keys])
+    session.execute(_counter_upsert(session),
+                    [{**dict(zip(_KEY_COLUMNS, k, strict=True)), "n": deltas[k]} for k in keys])
 
 
 _UPSERTS: dict[str, Any] = {}
