@@ -41,6 +41,13 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _render_nice() -> int:
+    value = _int("GRADFLOW_RENDER_NICE", 10)
+    if not 0 <= value <= 19:
+        raise ConfigError(f"GRADFLOW_RENDER_NICE must be between 0 and 19 (a nice value step), got {value}")
+    return value
+
+
 DEFAULT_PASSWORD_HASH = "scrypt"  # werkzeug's generate_password_hash default (scrypt:32768:8:1)
 _SCRYPT_DEFAULT = (2**15, 8, 1)  # n, r, p
 MIN_PBKDF2_ITERATIONS = 600_000
@@ -175,6 +182,9 @@ class Settings:
     # Documents that are also made on first demand (e-agreement PDFs) are not rendered at signing: each costs
     # about 130 ms of CPU, about as much as the rest of the work behind 7 steps (GRADFLOW_RENDER_ON_DOWNLOAD=1).
     render_on_download: bool = False
+    # The worker renders them at this much lower CPU priority (a thread's nice value, 0 = as the steps): on a
+    # machine shared with the web processes, renders use the CPU the steps leave (GRADFLOW_RENDER_NICE).
+    render_nice: int = 10
     # import paths of process modules beyond processes.modules() (each exposes module())
     extra_modules: tuple[str, ...] = ()
     var_dir: Path = ROOT / "var"
@@ -238,6 +248,7 @@ def load_settings() -> Settings:
         timer_poll_seconds=_int("GRADFLOW_TIMER_POLL_SECONDS", 15),
         timer_workers=_timer_workers(),
         render_on_download=_bool("GRADFLOW_RENDER_ON_DOWNLOAD", False),
+        render_nice=_render_nice(),
         extra_modules=tuple(p.strip() for p in os.environ.get("GRADFLOW_EXTRA_MODULES", "").split(",") if p.strip()),
         var_dir=var_dir,
         max_upload_bytes=_int("GRADFLOW_MAX_UPLOAD_BYTES", 12 * 1024 * 1024),

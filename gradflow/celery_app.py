@@ -124,10 +124,14 @@ def sweep_storage_task() -> int:
 @app.task(name="gradflow.render_agreement")
 def render_agreement_task(agreement_id: int) -> int:
     """Render and cache one e-agreement now (the page asks when no cached copy exists)."""
+    from core.cpu import lower_priority
     from processes.agreements.pdf import render_and_cache
 
     rt = runtime()
-    with rt.Session() as session:
+    # A worker's render goes after the steps (issue 11). Not in the embedded default, whose eager tasks run in a
+    # thread of the web process: a thread descheduled while it holds the GIL would hold up the requests.
+    step = 0 if rt.settings.celery_eager else rt.settings.render_nice
+    with lower_priority(step), rt.Session() as session:
         doc = render_and_cache(session, agreement_id)
         session.commit()
         return doc.id
