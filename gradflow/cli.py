@@ -20,7 +20,8 @@ def migrate(database_url: str | None = None) -> None:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "alembic"))
     if database_url:
-        cfg.set_main_option("sqlalchemy.url", database_url)
+        # the ini's interpolation reads "%" as its own syntax: a percent-encoded password or socket path doubles it
+        cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     command.upgrade(cfg, "head")
 
 
