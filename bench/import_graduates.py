@@ -3,7 +3,7 @@ on SQLite and PostgreSQL. Prints rows, seconds, peak memory (ru_maxrss of the pr
 its parsed rows and the validated values),
 and the same file imported again (every row unchanged, nothing created).
 
-    .venv/bin/python bench/import_graduates.py [--rows 30000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/import_graduates.py [--rows 30000] [--pg postgresql+psycopg://postgres@/test?host=/var/run/postgresql]
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADFLOW_PASSWORD_HASH", "pbkdf2:sha256:1")
 
+from bench.step_cost import PG_ADMIN, scratch_url  # noqa: E402
 from core.config import Settings  # noqa: E402
 from domain import seed  # noqa: E402
 from domain.accounts import actor_for  # noqa: E402
@@ -91,8 +92,7 @@ def bench(label: str, url: str, n: int, kind: str, table: list[list[str]]) -> No
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=30_000)
-    parser.add_argument("--pg", default=os.environ.get("GRADFLOW_BENCH_PG_URL",
-                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg", default=os.environ.get("GRADFLOW_BENCH_PG_URL", PG_ADMIN))
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
     table: list[list[str]] = []
@@ -106,7 +106,7 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             try:
-                bench("PostgreSQL", args.pg.rsplit("/", 1)[0] + "/" + name, args.rows, kind, table)
+                bench("PostgreSQL", scratch_url(name, args.pg), args.rows, kind, table)
             finally:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -36,6 +36,7 @@ os.environ.setdefault("GRADFLOW_PASSWORD_HASH", "pbkdf2:sha256:1")  # setup only
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
 from bench import seed as generator  # noqa: E402
+from bench.step_cost import PG_ADMIN, scratch_url  # noqa: E402
 from core.config import Settings  # noqa: E402
 from domain.accounts import current_graduate  # noqa: E402
 from domain.models import Account, Graduate  # noqa: E402
@@ -44,7 +45,7 @@ from gradflow.cli import migrate  # noqa: E402
 from gradflow.runtime import build_runtime  # noqa: E402
 from processes.agreements import services as signing  # noqa: E402
 
-PG = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG = PG_ADMIN
 
 
 def database(name: str, reuse: bool) -> tuple[str, bool]:
@@ -56,7 +57,7 @@ def database(name: str, reuse: bool) -> tuple[str, bool]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return PG.rsplit("/", 1)[0] + "/" + name, not (reuse and exists)
+    return scratch_url(name, PG), not (reuse and exists)
 
 
 def drop(name: str) -> None:

@@ -40,7 +40,7 @@ import psutil  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from bench.signing_cost import TERMS  # noqa: E402
-from bench.step_cost import API_BODY, CLEAN, PG_ADMIN, pg_admin, table  # noqa: E402
+from bench.step_cost import API_BODY, CLEAN, PG_ADMIN, pg_admin, scratch_url, table  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from domain import seed  # noqa: E402
@@ -97,7 +97,7 @@ class Stack:
                  url: str | None = None, extra_env: dict[str, str] | None = None):
         """`url`: an existing, migrated and deployed database (the tests'), neither created nor dropped here."""
         self.tmp, self.own_db = tmp, url is None
-        self.url = url or PG_ADMIN.rsplit("/", 1)[0] + "/" + db
+        self.url = url or scratch_url(db)
         self.db = self.url.rsplit("/", 1)[1].split("?")[0]
         self.web_workers, self.threads, self.worker_concurrency = web_workers, threads, worker_concurrency
         self.poll_seconds, self.with_beat, self.with_sync = poll_seconds, beat, sync

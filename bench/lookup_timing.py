@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.step_cost import PG_ADMIN, scratch_url  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from domain import seed  # noqa: E402
@@ -31,8 +32,6 @@ from gradflow.cli import migrate  # noqa: E402
 from gradflow.runtime import build_runtime  # noqa: E402
 from processes.agreements.services import find_graduate  # noqa: E402
 from processes.verification import services as verification  # noqa: E402
-
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def timed(fn, n: int) -> tuple[float, float]:
@@ -91,7 +90,7 @@ def main() -> None:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-        results["postgresql"] = run(PG_ADMIN.rsplit("/", 1)[0] + "/" + name, args.n)
+        results["postgresql"] = run(scratch_url(name), args.n)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

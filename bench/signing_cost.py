@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from sqlalchemy import func, select, update  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from bench.step_cost import pg_admin, table  # noqa: E402
+from bench.step_cost import PG_ADMIN, pg_admin, scratch_url, table  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from domain import seed  # noqa: E402
@@ -44,7 +44,6 @@ from processes.agreements import services as signing  # noqa: E402
 from processes.agreements.pdf import context, render_and_cache  # noqa: E402
 from processes.review import services as reviews  # noqa: E402
 
-PG_ADMIN = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_DB = "gradflow_bench2"
 TERMS = {"job_category": "13", "job_category_name": "工程技术人员", "position": "软件工程师", "work_place": "厦门市",
          "salary_regular": 12000, "trial_months": 3, "salary_trial": 10000, "penalty": 5000,
@@ -327,7 +326,7 @@ def pg_scratch_url() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
         print(f"NOTE: PostgreSQL skipped ({PG_ADMIN.split('@')[-1]} unreachable: {str(exc).splitlines()[0]})")
         return None
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_DB
+    return scratch_url(PG_DB)
 
 
 def bench_backend(name: str, url: str, tmp: Path, n: int, renders: int, worker_sets: tuple[int, ...],

@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.step_cost import PG_ADMIN, scratch_url  # noqa: E402
 from core.config import Settings  # noqa: E402
 from domain import seed  # noqa: E402
 from domain.statistics import rebuild_statistics  # noqa: E402
 from gradflow.cli import migrate  # noqa: E402
 from gradflow.runtime import build_runtime  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DB = "bench_stats"
 SCHOOLS, DEPTS = 10, 20
 TYPES = ["freelance", "labor_contract", "domestic_study", "job_seeking"]
@@ -46,7 +46,7 @@ def fresh_database() -> str:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{DB}"'))
     admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + DB
+    return scratch_url(DB)
 
 
 def copy(conn: psycopg.Connection, table: str, columns: list[str], rows) -> None:

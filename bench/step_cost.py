@@ -27,7 +27,7 @@ from time import perf_counter
 import requests
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, make_url, select, text
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
@@ -43,7 +43,12 @@ from gradflow.runtime import build_runtime
 from processes.destination import services as filing
 from processes.review import services as reviews
 
-PG_ADMIN = os.environ.get("GRADFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# PostgreSQL on this machine through its Unix socket when it has one, as production on one machine would
+# connect (README: about 20 round trips a step, 10-17 % faster than over 127.0.0.1); GRADFLOW_TEST_PG_URL wins.
+_SOCKET_DIR = "/var/run/postgresql"
+PG_ADMIN = os.environ.get("GRADFLOW_TEST_PG_URL") or (
+    f"postgresql+psycopg://postgres@/test?host={_SOCKET_DIR}" if os.path.exists(f"{_SOCKET_DIR}/.s.PGSQL.5432")
+    else "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_DB = "gradflow_bench"
 STEPS = ("submit", "dept approve", "school approve")
 REVIEWS = (("dept", "Department"), ("school", "School"))  # reviewer username, work-item role
@@ -242,6 +247,12 @@ def serialization_rows(rt, texts: list[str], reps: int) -> list[tuple]:
     return rows
 
 
+def scratch_url(name: str, admin: str | None = None) -> str:
+    """The URL of database `name` on the admin URL's server (host, port or socket directory kept: a
+    `?host=/var/run/postgresql` URL reaches it over the Unix socket)."""
+    return make_url(admin or PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+
 def pg_admin(*statements: str) -> None:
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     with admin.connect() as conn:
@@ -256,7 +267,7 @@ def pg_scratch_url() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
         print(f"NOTE: PostgreSQL skipped ({PG_ADMIN.split('@')[-1]} unreachable: {str(exc).splitlines()[0]})")
         return None
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_DB
+    return scratch_url(PG_DB)
 
 
 def bench_backend(name: str, url: str, tmp: Path, n: int, ser_reps: int = 0,

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from bench.load import INVITE, machine, populate  # noqa: E402
-from bench.step_cost import API_BODY, PG_ADMIN, pg_admin, table  # noqa: E402
+from bench.step_cost import API_BODY, pg_admin, scratch_url, table  # noqa: E402
 from core.config import Settings  # noqa: E402
 from gradflow.cli import migrate  # noqa: E402
 from gradflow.runtime import build_runtime  # noqa: E402
@@ -162,7 +162,7 @@ def pg_scratch() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
         print(f"NOTE: PostgreSQL skipped: {str(exc).splitlines()[0]}")
         return None
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_DB
+    return scratch_url(PG_DB)
 
 
 def main() -> None:
