@@ -38,8 +38,9 @@ def notify_employer(ctx: StepContext, employer_id: int | None, title: str, body:
         accounts = ctx.preloaded[("employer_accounts", employer_id)]
         employer = ctx.session.get(Employer, employer_id)
     else:  # one statement for the employer and its accounts (issue 11: two before)
-        rows = ctx.session.execute(select(Employer, Account).outerjoin(Account, Account.employer_id == Employer.id)
-                                   .where(Employer.id == employer_id).order_by(Account.id)).all()
+        with ctx.session.no_autoflush:  # as notify_graduate: nothing pending changes who is told
+            rows = ctx.session.execute(select(Employer, Account).outerjoin(Account, Account.employer_id == Employer.id)
+                                       .where(Employer.id == employer_id).order_by(Account.id)).all()
         employer = rows[0][0] if rows else None
         accounts = [account for _, account in rows if account is not None]
     for account in accounts:
