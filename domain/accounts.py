@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from core.config import password_hash_method
 from core.db import utcnow
 from domain.access import permissions_of
-from domain.models import WITH_SCHOOL, Account, ApiToken, Graduate, School
+from domain.models import WITH_SCHOOL, Account, ApiToken, Employer, Graduate, School
 from engine.services import Actor
 
 ROLE_LANE = {
@@ -171,11 +171,14 @@ def valid_api_token_account(session: Session, token: str,
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     now = now or utcnow()
-    found = session.execute(select(ApiToken, Account).join(Account, Account.id == ApiToken.account_id)
-                            .where(ApiToken.token_hash == token_digest(token))).first()  # one statement (issue 11)
+    # One statement (issue 11): an employer's account comes with its employer, which its steps read next (the
+    # caller keeps the row referenced, so their session.get finds it).
+    found = session.execute(select(ApiToken, Account, Employer).join(Account, Account.id == ApiToken.account_id)
+                            .outerjoin(Employer, Employer.id == Account.employer_id)
+                            .where(ApiToken.token_hash == token_digest(token))).first()
     if found is None:
         return None
-    row, account = found
+    row, account, _employer = found
     if row.revoked_at is not None or row.expires_at <= now or not account.active:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
