@@ -257,9 +257,9 @@ class Runner:
             category=instance.category,
             process_id=instance.process_id,
             created_at=now,
-            # named even when empty: an item added completed (a first form) and the next open one then have the
-            # same columns, and one flush writes them in one INSERT (issue 11)
-            completed_at=None, completed_by=None, decision=None,
+            # named even when empty or the default: an item added completed (a first form) and the next open one
+            # then name the same columns, and one flush writes them in one INSERT (issue 11)
+            state="open", completed_at=None, completed_by=None, decision=None,
         )
 
     def _sync_work_items(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
