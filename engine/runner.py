@@ -417,6 +417,9 @@ class Runner:
         ctx = services.StepContext(session=session, instance=instance, actor=actor)
         before = self._run_task(ctx, workflow, task, data, audit_before)
         self._save(session, instance, workflow)
+        # The instance row is written (and locked) now, before the step's other rows: a timer claiming due
+        # instances FOR UPDATE SKIP LOCKED skips it from here on instead of waiting behind this step.
+        self._flush(session)
         self._sync_work_items(session, instance, workflow, actor, decision, existing=only_this)
         session.add(AuditEvent(
             instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action=audit_action,
