@@ -33,19 +33,19 @@ INVITE = {k: v for k, v in TERMS.items() if k != "job_category_name"} | {"answer
 # items the step left; the graduate's record comes with its school, province and 院系, and the PRV-3 row lock
 # with the school, an invited graduate with school, province and 院系, and an unsigned agreement has no
 # terminations to look for; claiming an effective destination the session does not know lets the unique key
-# answer. Lowered 2026-12-07 (PostgreSQL from 19 / 16 / 24 / 16 / 24 to 15 / 15 / 22 / 15 / 19, SQLite from
+# answer. Lowered 2026-12-07 (PostgreSQL from 19 / 16 / 24 / 16 / 24 to 15 / 15 / 22 / 15 / 18, SQLite from
 # 20 / 19 / 27 / 18 / 27 to 18 / 18 / 26 / 18 / 23): a step that completes its instance's only open item does not
 # select the open items, the view-only check answers the accept handler's ONL-3 claim in the same transaction, a
 # new filing asks DST-4 and "one open filing" in one statement and looks for no record of its own, an employer is
 # read with its accounts, PostgreSQL writes the changed stat rows and the counters in one statement, and an
-# employer's token brings its employer.
+# employer's token brings its employer, and an accepted invitation's row is written once.
 BUDGET: dict[str, dict[str, tuple[int, int, int]]] = {
     "postgresql": {
         "submit": (15, 1, 1),  # DST-1
         "dept approve": (15, 1, 1),  # REV-1, REV-2
         "school approve": (22, 1, 1),  # REV-2
         "invitation": (15, 1, 1),  # ONL-1
-        "answer": (19, 1, 1),  # ONL-2
+        "answer": (18, 1, 1),  # ONL-2
     },
     "sqlite": {
         "submit": (18, 2, 2),

@@ -98,9 +98,11 @@ def accept(ctx: StepContext, data: dict, params: dict):
     agreement = agreement_of(ctx)
     if agreement.answer_deadline and utcnow() > agreement.answer_deadline:
         raise Conflict("已超过应约截止时间，该签约邀请已失效")  # ONL-2
-    rules.claim_agreement(ctx.session, agreement)  # ONL-3
     rules.close_invitation(agreement)
     agreement.status = "accepted"
+    # ONL-3, after the row's other changes: its key is written with them, in one UPDATE (a Conflict rolls the
+    # whole step back)
+    rules.claim_agreement(ctx.session, agreement)
     notify_employer(ctx, agreement.employer_id, f"毕业生已接受签约邀请：{ctx.instance.subject_name}")
     return None
 
