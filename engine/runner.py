@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -44,6 +44,16 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 StepData = dict[str, Any] | Callable[[Any], dict[str, Any]]
 
 OPEN_ITEMS = "open_work_items"  # transaction_memo key: an instance's open items after its last sync
+# transaction_memo key: the audit events of an instance this transaction started, all of which it added itself
+NEW_HISTORY = "new_instance_history"
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _note_new_history(session: Session, obj: object) -> None:
+    if isinstance(obj, AuditEvent):
+        known = transaction_memo(session).get((NEW_HISTORY, obj.instance_id))
+        if known is not None:
+            known.append(obj)
 
 
 @contextmanager
@@ -330,6 +340,7 @@ class Runner:
         )
         session.add(instance)
         session.flush()  # handlers need the instance id
+        transaction_memo(session)[(NEW_HISTORY, instance.id)] = []  # its history: what this transaction adds
         ctx = services.StepContext(session=session, instance=instance, actor=actor, started=True)
         self._run_engine(ctx, workflow)
         started = AuditEvent(instance_id=instance.id, actor_id=actor.id, actor_name=actor.name, action="start",
@@ -635,6 +646,13 @@ class Runner:
         return dict(task.data) if task is not None else {}
 
     def history(self, session: Session, instance_id: int) -> list[AuditEvent]:
+        """The instance's audit events in order. For an instance this transaction started, the ones it added
+        (issue 11: a new instance's answer reads no history); a savepoint's rollback forgets them."""
+        known: list[AuditEvent] | None = transaction_memo(session).get((NEW_HISTORY, instance_id))
+        if known is not None:
+            if any(e.id is None for e in known):
+                session.flush()
+            return sorted(known, key=lambda e: e.id)
         return list(session.scalars(
             select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
         ))

@@ -33,26 +33,27 @@ INVITE = {k: v for k, v in TERMS.items() if k != "job_category_name"} | {"answer
 # items the step left; the graduate's record comes with its school, province and 院系, and the PRV-3 row lock
 # with the school, an invited graduate with school, province and 院系, and an unsigned agreement has no
 # terminations to look for; claiming an effective destination the session does not know lets the unique key
-# answer. Lowered 2026-12-07 (PostgreSQL from 19 / 16 / 24 / 16 / 24 to 15 / 15 / 22 / 15 / 18, SQLite from
-# 20 / 19 / 27 / 18 / 27 to 18 / 18 / 26 / 18 / 23): a step that completes its instance's only open item does not
+# answer. Lowered 2026-12-07 (PostgreSQL from 19 / 16 / 24 / 16 / 24 to 14 / 15 / 22 / 14 / 18, SQLite from
+# 20 / 19 / 27 / 18 / 27 to 17 / 18 / 26 / 17 / 22): a step that completes its instance's only open item does not
 # select the open items, the view-only check answers the accept handler's ONL-3 claim in the same transaction, a
 # new filing asks DST-4 and "one open filing" in one statement and looks for no record of its own, an employer is
-# read with its accounts, PostgreSQL writes the changed stat rows and the counters in one statement, and an
-# employer's token brings its employer, and an accepted invitation's row is written once.
+# read with its accounts, PostgreSQL writes the changed stat rows and the counters in one statement, an
+# employer's token brings its employer, an accepted invitation's row is written once, and a new instance's
+# answer lists the audit events its transaction added.
 BUDGET: dict[str, dict[str, tuple[int, int, int]]] = {
     "postgresql": {
-        "submit": (15, 1, 1),  # DST-1
+        "submit": (14, 1, 1),  # DST-1
         "dept approve": (15, 1, 1),  # REV-1, REV-2
         "school approve": (22, 1, 1),  # REV-2
-        "invitation": (15, 1, 1),  # ONL-1
+        "invitation": (14, 1, 1),  # ONL-1
         "answer": (18, 1, 1),  # ONL-2
     },
     "sqlite": {
-        "submit": (18, 2, 2),
+        "submit": (17, 2, 2),
         "dept approve": (18, 2, 2),
         "school approve": (26, 2, 2),
-        "invitation": (18, 2, 2),
-        "answer": (23, 2, 2),
+        "invitation": (17, 2, 2),
+        "answer": (22, 2, 2),
     },
 }
 
@@ -260,3 +261,43 @@ def test_reading_an_instance_stays_within_its_sql_budget(app, runtime, world, ma
             counts[who] = count.statements
     budget = {"employer": 7, "graduate": 7}
     assert all(counts[k] <= budget[k] for k in budget), counts
+
+
+def test_a_new_instance_s_history_comes_from_its_own_transaction_and_matches_a_read(runtime, world, make_graduate,
+                                                                                   actor):
+    # rules DST-1, REV-1: the answer of a submission lists the audit events the transaction added (no read), in
+    # order, every one of them (one added later in the same transaction too); after the commit, or after a
+    # savepoint's rollback, the history is read again and says the same
+    from sqlalchemy import select
+
+    from domain.models import Graduate
+    from engine.models import AuditEvent
+    from processes.destination import services as filing
+    from tests.conftest import with_proof
+
+    grad = make_graduate("h1")
+    who = actor("h1")
+    runner = runtime.runner
+    with Counter(runtime.db) as counter, runtime.Session() as s:
+        s.connection(execution_options={"sqlite_immediate": True})
+        inst = filing.start_filing(s, runner, who, s.get(Graduate, grad.id), with_proof(s, grad.id))
+        with counter.step() as answer:
+            first = [(e.id, e.action) for e in runner.history(s, inst.id)]
+        assert answer.statements == 0 and [a for _, a in first] == ["start", "submit"]
+        s.add(AuditEvent(instance_id=inst.id, actor_name="测试", action="note"))  # added later, not flushed yet
+        later = [(e.id, e.action) for e in runner.history(s, inst.id)]
+        assert [a for _, a in later] == ["start", "submit", "note"] and all(i is not None for i, _ in later)
+        read = [(e.id, e.action) for e in s.scalars(select(AuditEvent).where(AuditEvent.instance_id == inst.id)
+                                                     .order_by(AuditEvent.id))]
+        assert read == later
+        savepoint = s.begin_nested()
+        s.add(AuditEvent(instance_id=inst.id, actor_name="测试", action="dropped"))
+        s.flush()
+        savepoint.rollback()  # its event is gone, and so is the note of what the transaction added
+        with counter.step() as after_savepoint:
+            assert [(e.id, e.action) for e in runner.history(s, inst.id)] == later
+        assert after_savepoint.statements == 1
+        s.commit()
+        with counter.step() as after_commit:
+            assert [(e.id, e.action) for e in runner.history(s, inst.id)] == later
+        assert after_commit.statements >= 1
