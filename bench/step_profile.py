@@ -152,7 +152,7 @@ def rows_for(backend: str, out: dict[str, list[tuple[Counts, float]]]) -> list[t
         rows.append((backend, kind, len(samples), f"{statistics.mean(stmts):.1f}", f"{min(stmts)}-{max(stmts)}",
                      f"{med('checkouts'):g}", f"{med('begins'):g}", f"{med('commits'):g}", f"{med('rollbacks'):g}",
                      f"{statistics.median(ms for _, ms in samples):.2f}",
-                     f"{statistics.median(getattr(c, 'cpu_ms', 0.0) for c, _ in samples):.2f}"))
+                     f"{statistics.median(c.cpu_ms for c, _ in samples):.2f}"))
     return rows
 
 
@@ -195,8 +195,9 @@ def main() -> None:
 
                     steps = sum(len(v) for v in out.values())
                     table(f"cProfile, {backend}: own time per package over {steps} steps of the mix (ms per step, "
-                          "cProfile's overhead included; calls: Python and built-in function calls, which do not depend on the machine's speed)", ("package", "ms/step", "%", "calls/step"), by_package(cprof, steps),
-                          left=1)
+                          "cProfile's overhead included;\n  calls: Python and built-in function calls, which do not "
+                          "depend on the machine's speed)",
+                          ("package", "ms/step", "%", "calls/step"), by_package(cprof, steps), left=1)
                     st = pstats.Stats(cprof).sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
                     st.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
                     if os.environ.get("PROFILE_CALLERS"):
@@ -211,8 +212,8 @@ def main() -> None:
                 if backend == "postgresql":
                     pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
     table("Per API step (web process, in-process app): SQL = statements without BEGIN (mean, min-max); "
-          "checkouts = pool checkouts;\n  begins / commits / rollbacks = transactions (medians); CPU ms = median thread CPU of the "
-          "request in this process (the database's own CPU not included)",
+          "checkouts = pool checkouts;\n  begins / commits / rollbacks = transactions (medians); "
+          "CPU ms = median thread CPU of the request in this process (the database's own CPU not included)",
           ("backend", "step", "n", "SQL", "SQL range", "checkouts", "begins", "commits", "rollbacks", "median ms",
            "CPU ms"),
           rows, left=2)

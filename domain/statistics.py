@@ -189,7 +189,7 @@ def _refresh_chunk(session: Session, chunk: list[int]) -> tuple[list[dict[str, A
     """The claimed graduates whose states changed (their new rows) and how the counters move."""
     claim, states = _refresh_statements(session)
     old = {r.graduate_id: r for r in session.execute(claim, {_IDS: chunk})}
-    deltas: dict[tuple[int, int, int, str, str], int] = defaultdict(int)
+    deltas: _Deltas = defaultdict(int)
     changed: list[dict[str, Any]] = []
     for new in session.execute(states, {_IDS: chunk}):
         before = old.get(new.graduate_id)
@@ -238,15 +238,9 @@ def _write(session: Session, changed: list[dict[str, Any]], deltas: _Deltas) -> 
     if changed:
         session.execute(update(_STAT).where(_STAT.c.graduate_id == bindparam("gid")).values(
             {c: bindparam(c) for c in _ROW_COLUMNS}), changed)
-    _apply(session, deltas)
-
-
-def _apply(session: Session, deltas: _Deltas) -> None:
-    keys = sorted(k for k, d in deltas.items() if d)
-    if not keys:
-        return
-    session.execute(_counter_upsert(session),
-                    [{**dict(zip(_KEY_COLUMNS, k, strict=True)), "n": deltas[k]} for k in keys])
+    if keys:
+        session.execute(_counter_upsert(session),
+                        [{**dict(zip(_KEY_COLUMNS, k, strict=True)), "n": deltas[k]} for k in keys])
 
 
 _UPSERTS: dict[str, Any] = {}

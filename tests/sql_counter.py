@@ -21,6 +21,7 @@ class Counts:
     commits: int = 0
     rollbacks: int = 0
     sql: list[str] = field(default_factory=list)
+    cpu_ms: float = 0.0  # the step's thread CPU, when the caller measures it (bench/step_profile.py)
 
 
 def _caller() -> str:

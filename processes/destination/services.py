@@ -61,14 +61,13 @@ def check_proof(application: dict[str, Any]) -> None:
         raise ValidationFailed(message, details={"images": [message]})
 
 
+def _open_filing_of(graduate_id: int) -> tuple[Any, ...]:
+    return (ProcessInstance.graduate_id == graduate_id, ProcessInstance.process_id == PROCESS_ID,
+            ProcessInstance.status == "running")
+
+
 def open_filing(session: Session, graduate_id: int) -> ProcessInstance | None:
-    return session.scalar(
-        select(ProcessInstance).where(
-            ProcessInstance.graduate_id == graduate_id,
-            ProcessInstance.process_id == PROCESS_ID,
-            ProcessInstance.status == "running",
-        ).limit(1)
-    )
+    return session.scalar(select(ProcessInstance).where(*_open_filing_of(graduate_id)).limit(1))
 
 
 def start_filing(session: Session, runner: Runner, actor: Actor, graduate: Graduate,
@@ -83,8 +82,7 @@ def start_filing(session: Session, runner: Runner, actor: Actor, graduate: Gradu
         raise Conflict("请先核对基本信息并点击“信息确认无误，进入系统”")
     effective, running = session.execute(select(  # both questions in one statement (issue 11)
         exists().where(EffectiveDestination.graduate_id == graduate.id),
-        exists().where(ProcessInstance.graduate_id == graduate.id, ProcessInstance.process_id == PROCESS_ID,
-                       ProcessInstance.status == "running"))).one()
+        exists().where(*_open_filing_of(graduate.id)))).one()
     if effective:
         raise Conflict("你已有生效的毕业去向（已签协议或已登记去向），如需重新登记请先作废或解约")  # DST-4
     if running:
