@@ -55,3 +55,19 @@ def test_load_tool_drives_the_mix_through_real_processes(runtime, tmp_path, caps
     assert {k for k, v in res.ms.items() if v} >= set(KINDS)  # both processes, every kind of step
     assert window.cpu.get("web", 0) > 0 and window.cpu.get("postgres", 0) > 0  # the sampler saw the processes
     assert "steps/s" in out and "school approve (signing)" in out
+
+
+def test_the_stack_floor_bench_runs_its_endpoints_under_gunicorn(capsys):
+    # the floor bench (bench/stack_floor.py): the chosen stack without gradflow, so its table cannot rot
+    if backend() != "postgresql":
+        pytest.skip("the floor bench measures the production stack: PostgreSQL only")
+    from bench.stack_floor import main
+
+    rows = main(["--requests", "40", "--unloaded", "10", "--k", "3", "--concurrency", "2"])
+    out = capsys.readouterr().out
+    assert [r[0] for r in rows] == ["/noop", "/core/3", "/orm/3"]
+    assert all(r[-1] == 0 for r in rows), rows  # every request answered 200
+    assert all(float(r[5]) > 0 for r in rows)  # a rate was measured
+    assert [r[1] for r in rows] == [0, 3, 3]
+    assert float(rows[0][9]) == 0  # /noop never reached the database
+    assert "The stack's floor" in out and "ms of machine CPU per step" in out
