@@ -185,6 +185,10 @@ class Settings:
     # The worker renders them at this much lower CPU priority (a thread's nice value, 0 = as the steps): on a
     # machine shared with the web processes, renders use the CPU the steps leave (GRADFLOW_RENDER_NICE).
     render_nice: int = 10
+    # PostgreSQL: psycopg prepares a statement once a connection has run it five times (issue 11: the server
+    # then neither parses nor plans it again). Off (GRADFLOW_PG_PREPARED_STATEMENTS=0) only behind a pooler that
+    # cannot keep them: PgBouncer before 1.22, or without max_prepared_statements, in transaction mode.
+    pg_prepared_statements: bool = True
     # import paths of process modules beyond processes.modules() (each exposes module())
     extra_modules: tuple[str, ...] = ()
     var_dir: Path = ROOT / "var"
@@ -249,6 +253,7 @@ def load_settings() -> Settings:
         timer_workers=_timer_workers(),
         render_on_download=_bool("GRADFLOW_RENDER_ON_DOWNLOAD", False),
         render_nice=_render_nice(),
+        pg_prepared_statements=_bool("GRADFLOW_PG_PREPARED_STATEMENTS", True),
         extra_modules=tuple(p.strip() for p in os.environ.get("GRADFLOW_EXTRA_MODULES", "").split(",") if p.strip()),
         var_dir=var_dir,
         max_upload_bytes=_int("GRADFLOW_MAX_UPLOAD_BYTES", 12 * 1024 * 1024),

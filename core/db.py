@@ -39,7 +39,9 @@ class Timestamped:
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, prepared_statements: bool = True) -> Engine:
+    """The platform's engine. `prepared_statements` (PostgreSQL): let psycopg prepare what a connection runs
+    often, and keep those statements across read-only transactions (Settings.pg_prepared_statements)."""
     if url.startswith("sqlite"):
         eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -56,9 +58,11 @@ def make_engine(url: str) -> Engine:
         return eng
     # LIFO: the connections a process keeps busy are the ones it reuses, so their prepared statements (below)
     # warm up and stay warm, and the rest idle (pinged when next used) instead of each seeing a share of the load
-    eng = create_engine(url, pool_size=10, max_overflow=10, pool_use_lifo=True)
+    connect_args: dict[str, Any] = {} if prepared_statements else {"prepare_threshold": None}
+    eng = create_engine(url, pool_size=10, max_overflow=10, pool_use_lifo=True, connect_args=connect_args)
     ping_when_idle(eng)
-    keep_prepared_statements(eng)
+    if prepared_statements:
+        keep_prepared_statements(eng)
     return eng
 
 

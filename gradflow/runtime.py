@@ -79,7 +79,7 @@ def build_runtime(settings: Settings | None = None, *, modules: list[ProcessModu
     extensions = registry_of_modules.extensions()
     extensions.add_senders(notify.SENDERS)
     secure_sqlite_file(settings.database_url)  # its directory exists, the file is 0600 (issue 12)
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, prepared_statements=settings.pg_prepared_statements)
     make_process_wide(settings, registry_of_modules)
     registry = SpecRegistry(registry_of_modules.bpmn_dirs())
     enqueue = enqueue or _celery_enqueue

@@ -110,3 +110,53 @@ def test_a_failed_read_transaction_is_rolled_back_and_the_connection_works(engin
         assert s.execute(READ, {"id": 1}).scalar_one() == "one"
     _reads_then(engine, "rollback")
     assert _prepared(engine) == 1
+
+
+def test_with_prepared_statements_off_nothing_is_prepared(engine, runtime):
+    # GRADFLOW_PG_PREPARED_STATEMENTS=0: behind a pooler that cannot keep them
+    off = make_engine(runtime.settings.database_url, prepared_statements=False)
+    try:
+        for end in ("rollback", "close"):
+            assert len(_reads_then(off, end)) == 1
+        assert _prepared(off) == 0
+    finally:
+        off.dispose()
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, True), ("1", True), ("0", False), ("off", False)])
+def test_the_setting_is_read_from_the_environment(monkeypatch, raw, expected):
+    from core.config import load_settings
+
+    if raw is None:
+        monkeypatch.delenv("GRADFLOW_PG_PREPARED_STATEMENTS", raising=False)
+    else:
+        monkeypatch.setenv("GRADFLOW_PG_PREPARED_STATEMENTS", raw)
+    assert load_settings().pg_prepared_statements is expected
+
+
+def test_the_runtime_builds_its_engine_with_the_setting(engine, runtime):
+    import dataclasses
+
+    from gradflow.runtime import build_runtime
+
+    rt = build_runtime(dataclasses.replace(runtime.settings, pg_prepared_statements=False))
+    try:
+        assert len(_reads_then(rt.db, "close")) == 1
+        assert _prepared(rt.db) == 0
+    finally:
+        rt.db.dispose()
+    assert len(_reads_then(runtime.db, "close")) >= 1  # the suite's runtime, setting on: they are kept
+    assert _prepared_anywhere(runtime.db) >= 1
+
+
+def _prepared_anywhere(eng) -> int:
+    """Prepared statements of the probe on any pooled connection of `eng` (each connection has its own)."""
+    found = 0
+    conns = [eng.connect() for _ in range(3)]
+    try:
+        for conn in conns:
+            found = max(found, conn.execute(PREPARED, {"probe": f"%FROM {PROBE}%"}).scalar_one())
+    finally:
+        for conn in conns:
+            conn.close()
+    return found
