@@ -68,6 +68,8 @@ def make_engine(url: str, *, prepared_statements: bool = True) -> Engine:
 
 _WROTE = "gradflow_wrote"  # ConnectionPoolEntry.info: this transaction ran a statement other than a SELECT
 _READ_ONLY = ("SELECT", "select", "SHOW", "show")
+# what a SELECT can call that a ROLLBACK would undo and a COMMIT keep (the platform calls none of them today)
+_UNDONE_BY_ROLLBACK = ("set_config", "pg_notify")
 
 
 def keep_prepared_statements(eng: Engine) -> None:
@@ -79,8 +81,8 @@ def keep_prepared_statements(eng: Engine) -> None:
     transaction may have dropped what they refer to), and every read request, every idle ping and the pool's
     reset on return ended in one, so no statement of a step ever got there. A transaction that ran only SELECTs
     changed nothing, so COMMIT ends it exactly as ROLLBACK would, and psycopg keeps its statements. A
-    transaction that ran anything else (a write, DDL, SET, a savepoint, a SELECT of set_config), failed, or whose
-    COMMIT fails, is rolled back as before. Statements sent on the DBAPI connection directly are not seen: the
+    transaction that ran anything else (a write, DDL, SET, a savepoint, a SELECT of set_config or pg_notify),
+    failed, or whose COMMIT fails, is rolled back as before. Statements sent on the DBAPI connection directly are not seen: the
     platform sends none but the idle ping's SELECT 1."""
     if eng.dialect.driver != "psycopg":
         return
@@ -91,7 +93,7 @@ def keep_prepared_statements(eng: Engine) -> None:
     @event.listens_for(eng, "before_cursor_execute")
     def _note_writes(conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any,
                      _executemany: bool) -> None:
-        if not statement.startswith(_READ_ONLY) or "set_config" in statement:
+        if not statement.startswith(_READ_ONLY) or any(call in statement for call in _UNDONE_BY_ROLLBACK):
             conn.info[_WROTE] = True
 
     dialect = eng.dialect

@@ -102,6 +102,22 @@ def test_settings_changed_in_a_read_transaction_are_rolled_back_not_kept(engine)
             assert conn.execute(text("SHOW application_name")).scalar_one() != "leaked", change
 
 
+def test_a_notification_sent_by_a_select_is_rolled_back_not_sent(engine, runtime):
+    import psycopg
+
+    dsn = runtime.settings.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute("LISTEN gradflow_probe")
+        with Session(engine) as s:
+            s.execute(text("SELECT pg_notify('gradflow_probe', 'rolled back')"))
+            s.rollback()
+        with Session(engine) as s:
+            s.execute(text("SELECT pg_notify('gradflow_probe', 'committed')"))
+            s.commit()
+        got = [n.payload for n in listener.notifies(timeout=1.0, stop_after=1)]
+    assert got == ["committed"]
+
+
 def test_a_failed_read_transaction_is_rolled_back_and_the_connection_works(engine):
     with Session(engine) as s:
         with pytest.raises(ProgrammingError):
