@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from core.db import transaction_memo, utcnow
 from core.errors import Conflict, EngineError, Forbidden, NotFound
@@ -44,6 +45,12 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 StepData = dict[str, Any] | Callable[[Any], dict[str, Any]]
 
 OPEN_ITEMS = "open_work_items"  # transaction_memo key: an instance's open items after its last sync
+_ITEM_WITH_INSTANCE = (select(WorkItem, ProcessInstance).join(ProcessInstance, ProcessInstance.id == WorkItem.instance_id)
+                       .where(WorkItem.id == bindparam("item_id")))
+_INSTANCE_WITH_OPEN_ITEMS = (select(ProcessInstance, WorkItem)
+                             .outerjoin(WorkItem, (WorkItem.instance_id == ProcessInstance.id)
+                                        & (WorkItem.state == "open"))
+                             .where(ProcessInstance.id == bindparam("instance_id")).order_by(WorkItem.id))
 # transaction_memo key: the audit events of an instance this transaction started, all of which it added itself
 NEW_HISTORY = "new_instance_history"
 
@@ -386,10 +393,26 @@ class Runner:
         return before
 
     def open_work_item(self, session: Session, work_item_id: int, actor: services.Actor) -> WorkItem:
-        item = session.get(WorkItem, work_item_id)
+        item = session.identity_map.get(identity_key(WorkItem, (work_item_id,)))
+        if item is None:
+            # issue 11: the item and its instance in one statement (every use of an item reads its instance
+            # next); the caller keeps the item, and the request's session keeps what it loaded referenced
+            found = session.execute(_ITEM_WITH_INSTANCE, {"item_id": work_item_id}).first()
+            item = found[0] if found is not None else None
         if item is None or not self.policy.may_see_item(actor, item):
             raise Forbidden("待办事项不存在或无权访问")
         return item
+
+    @staticmethod
+    def instance_with_open_items(session: Session, instance_id: int) -> ProcessInstance | None:
+        """An instance and its open work items in one statement (issue 11: a page read shows both); later
+        open_items calls of this transaction answer from what it read."""
+        rows = session.execute(_INSTANCE_WITH_OPEN_ITEMS, {"instance_id": instance_id}).all()
+        if not rows:
+            return None
+        transaction_memo(session)[(OPEN_ITEMS, instance_id)] = [item for _, item in rows if item is not None]
+        instance: ProcessInstance = rows[0][0]
+        return instance
 
     def task_for(self, session: Session, item: WorkItem) -> tuple[ProcessInstance, BpmnWorkflow, Any]:
         instance = session.get(ProcessInstance, item.instance_id)

@@ -147,3 +147,36 @@ def test_a_second_effective_destination_is_refused_at_the_last_approval_and_chan
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == events
     shown = c.get(f"/api/v1/instances/{inst['id']}", headers=school).json
     assert shown["status_label"] == "等待学校审核" and [w["state"] for w in shown["work_items"]] == ["open"]
+
+
+def test_an_instance_read_lists_exactly_its_open_items_in_scope(app, runtime, world, make_graduate):
+    # rules REV-1, REV-2: the reviewer opens the instance and sees the item of their level; once the school
+    # approves, none (the read loads the instance and its open items in one statement)
+    from sqlalchemy import select
+
+    from engine.models import WorkItem
+
+    make_graduate("g1")
+    c = app.test_client()
+    g, dept, school = token(c, "g1"), token(c, "dept_info"), token(c, "school")
+    inst = c.post("/api/v1/processes/destination_filing/instances", headers=g,
+                  json={"dest_type": "job_seeking", "note": "read"}).json
+
+    def open_ids():
+        with runtime.Session() as s:
+            return sorted(s.scalars(select(WorkItem.id).where(WorkItem.instance_id == inst["id"],
+                                                              WorkItem.state == "open")))
+
+    read = c.get(f"/api/v1/instances/{inst['id']}", headers=dept).json
+    assert [w["id"] for w in read["work_items"]] == open_ids() and len(open_ids()) == 1
+    assert [h["action"] for h in read["history"]] == ["start", "submit"]
+    assert c.get(f"/api/v1/instances/{inst['id']}", headers=g).json["work_items"] == []  # not the graduate's
+    for who in (dept, school):
+        item = next(w for w in c.get(f"/api/v1/instances/{inst['id']}", headers=who).json["work_items"])
+        assert c.post(f"/api/v1/work-items/{item['id']}/complete", headers=who,
+                      json={"decision": "approve"}).status_code == 200
+    done = c.get(f"/api/v1/instances/{inst['id']}", headers=school).json
+    assert done["status_label"] == "审核通过" and done["work_items"] == []
+    mine = c.get(f"/api/v1/instances/{inst['id']}", headers=g).json["work_items"]
+    assert [w["id"] for w in mine] == open_ids()  # what stays open after the approval is the graduate's
+    assert c.get(f"/api/v1/instances/{inst['id'] + 999}", headers=school).status_code == 404

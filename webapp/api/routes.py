@@ -207,6 +207,9 @@ def scoped_instance(instance_id: int) -> ProcessInstance:
 
 @bp.route("/instances/<int:instance_id>")
 def instance(instance_id: int):
+    # one statement for the instance and its open items: the scope check below finds the instance loaded,
+    # and instance_json the items (an out-of-scope instance is refused all the same)
+    g.runtime.runner.instance_with_open_items(g.db, instance_id)
     return jsonify(instance_json(g.db, scoped_instance(instance_id), full=True))
 
 
