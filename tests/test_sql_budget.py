@@ -46,7 +46,7 @@ BUDGET: dict[str, dict[str, tuple[int, int, int]]] = {
         "dept approve": (14, 1, 1),  # REV-1, REV-2
         "school approve": (21, 1, 1),  # REV-2
         "invitation": (14, 1, 1),  # ONL-1
-        "answer": (18, 1, 1),  # ONL-2
+        "answer": (17, 1, 1),  # ONL-2
         "instance read": (4, 1, 1),  # REV-1: the reviewer opens the instance before approving
     },
     "sqlite": {
@@ -54,7 +54,7 @@ BUDGET: dict[str, dict[str, tuple[int, int, int]]] = {
         "dept approve": (17, 2, 2),
         "school approve": (25, 2, 2),
         "invitation": (17, 2, 2),
-        "answer": (22, 2, 2),
+        "answer": (21, 2, 2),
         "instance read": (4, 1, 1),
     },
 }

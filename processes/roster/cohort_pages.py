@@ -55,7 +55,9 @@ def _target_graduate_id() -> int | None:
     args = request.view_args or {}
     # By primary key: the write reads the same instance or work item next, and finds it loaded (issue 11).
     if "instance_id" in args:
-        instance = g.db.get(ProcessInstance, args["instance_id"])
+        # with its open items, in one statement: a write to an instance (an answer, a withdrawal) looks for its
+        # open item next
+        instance = g.runtime.runner.instance_with_open_items(g.db, args["instance_id"])
         return instance.graduate_id if instance is not None else None
     if "item_id" in args:
         item = g.db.get(WorkItem, args["item_id"])

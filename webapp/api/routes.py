@@ -220,8 +220,9 @@ def answer(instance_id: int):
     scoped_instance(instance_id)
     data = body()
     keys = g.runtime.modules.answer_keys()
-    item = g.db.scalar(select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.state == "open",
-                                              WorkItem.form_key.in_(keys)).order_by(WorkItem.id).limit(1))
+    # the open items as this request has read them (the GRAD-4 check loads them with the instance), else read
+    answers = [i for i in g.runtime.runner.open_items(g.db, instance_id) if i.form_key in keys]
+    item = min(answers, key=lambda i: i.id) if answers else None
     if item is None:
         raise Conflict("该记录当前没有待回应的签约邀请或解约申请")
     if not g.runtime.runner.policy.may_complete(actor, item):
