@@ -56,9 +56,9 @@ def make_engine(url: str, *, prepared_statements: bool = True) -> Engine:
 
         use_immediate_transactions_on_sqlite(eng)
         return eng
+    connect_args: dict[str, Any] = {} if prepared_statements else {"prepare_threshold": None}
     # LIFO: the connections a process keeps busy are the ones it reuses, so their prepared statements (below)
     # warm up and stay warm, and the rest idle (pinged when next used) instead of each seeing a share of the load
-    connect_args: dict[str, Any] = {} if prepared_statements else {"prepare_threshold": None}
     eng = create_engine(url, pool_size=10, max_overflow=10, pool_use_lifo=True, connect_args=connect_args)
     ping_when_idle(eng)
     if prepared_statements:
@@ -82,8 +82,8 @@ def keep_prepared_statements(eng: Engine) -> None:
     reset on return ended in one, so no statement of a step ever got there. A transaction that ran only SELECTs
     changed nothing, so COMMIT ends it exactly as ROLLBACK would, and psycopg keeps its statements. A
     transaction that ran anything else (a write, DDL, SET, a savepoint, a SELECT of set_config or pg_notify),
-    failed, or whose COMMIT fails, is rolled back as before. Statements sent on the DBAPI connection directly are not seen: the
-    platform sends none but the idle ping's SELECT 1."""
+    failed, or whose COMMIT fails, is rolled back as before. Statements sent on the DBAPI connection directly
+    are not seen: the platform sends none but the idle ping's SELECT 1."""
     if eng.dialect.driver != "psycopg":
         return
     from psycopg import pq
@@ -93,8 +93,10 @@ def keep_prepared_statements(eng: Engine) -> None:
     @event.listens_for(eng, "before_cursor_execute")
     def _note_writes(conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any,
                      _executemany: bool) -> None:
-        if not statement.startswith(_READ_ONLY) or any(call in statement for call in _UNDONE_BY_ROLLBACK):
-            conn.info[_WROTE] = True
+        info = conn.info
+        if _WROTE not in info and (not statement.startswith(_READ_ONLY)
+                                   or any(call in statement for call in _UNDONE_BY_ROLLBACK)):
+            info[_WROTE] = True
 
     dialect = eng.dialect
     rollback, commit = dialect.do_rollback, dialect.do_commit

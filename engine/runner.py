@@ -45,7 +45,8 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 StepData = dict[str, Any] | Callable[[Any], dict[str, Any]]
 
 OPEN_ITEMS = "open_work_items"  # transaction_memo key: an instance's open items after its last sync
-_ITEM_WITH_INSTANCE = (select(WorkItem, ProcessInstance).join(ProcessInstance, ProcessInstance.id == WorkItem.instance_id)
+_ITEM_WITH_INSTANCE = (select(WorkItem, ProcessInstance)
+                       .join(ProcessInstance, ProcessInstance.id == WorkItem.instance_id)
                        .where(WorkItem.id == bindparam("item_id")))
 _INSTANCE_WITH_OPEN_ITEMS = (select(ProcessInstance, WorkItem)
                              .outerjoin(WorkItem, (WorkItem.instance_id == ProcessInstance.id)
